@@ -1,0 +1,79 @@
+"""interpreto-core: plugin-based explainability for HuggingFace transformers.
+
+The one list of public names. Names that need torch (``explain``, ``Explanation``, ...) load on
+first access, so that listing plugins and methods stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ._errors import (
+    AmbiguousNameError,
+    InputError,
+    InterpretoError,
+    InvalidPartError,
+    PluginLoadError,
+    UnknownNameError,
+    UnknownParameterError,
+)
+from ._parts import KINDS, AttributionRecipe, GradientPlan, PerturbationPlan
+from ._records import PartRecord, PluginRecord
+from ._registry import Registry, get_registry, list_methods, list_plugins, reset_registry
+from .hookspecs import hookimpl, hookspec
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "explain": "._attribution",
+    "Explainer": "._attribution",
+    "Explanation": "._explanation",
+    "ModelAdapter": "._adapters",
+    "Target": "._adapters",
+    "Encoding": "._adapters",
+    "Elements": "._elements",
+}
+
+__all__ = [
+    "KINDS",
+    "AmbiguousNameError",
+    "AttributionRecipe",
+    "Elements",
+    "Encoding",
+    "Explainer",
+    "Explanation",
+    "GradientPlan",
+    "InputError",
+    "InterpretoError",
+    "InvalidPartError",
+    "ModelAdapter",
+    "PartRecord",
+    "PerturbationPlan",
+    "PluginLoadError",
+    "PluginRecord",
+    "Registry",
+    "Target",
+    "UnknownNameError",
+    "UnknownParameterError",
+    "__version__",
+    "explain",
+    "get_registry",
+    "hookimpl",
+    "hookspec",
+    "list_methods",
+    "list_plugins",
+    "reset_registry",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'interpreto_core' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,349 @@
+"""Model adapters: one interface over HF sequence classifiers and causal LMs.
+
+The adapter never moves, casts or mutates the user's model or tokenizer. A model found in
+training mode is put in eval mode only for the duration of a call, with a warning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal
+
+import attrs
+import numpy as np
+import torch
+
+from ._elements import Elements, split_elements
+from ._errors import InputError
+
+__all__ = ["ModelAdapter", "Encoding", "Target", "INFERENCE_MODES", "adapt"]
+
+INFERENCE_MODES = ("logits", "softmax", "log_softmax")
+ModelKind = Literal["classifier", "causal_lm"]
+
+
+@attrs.frozen(kw_only=True)
+class Encoding:
+    """A tokenized text: ids, token strings, which are special, character offsets (or None)."""
+
+    text: str
+    input_ids: tuple[int, ...]
+    tokens: tuple[str, ...]
+    special: tuple[bool, ...]
+    offsets: tuple[tuple[int, int], ...] | None
+    truncated: bool = False
+
+    def elements(self, granularity: str) -> Elements:
+        return split_elements(
+            text=self.text, tokens=self.tokens, special=self.special, offsets=self.offsets, granularity=granularity
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Target:
+    """One output being explained: a class (``index``), or a token at a sequence ``position``."""
+
+    index: int
+    label: str
+    position: int | None = None  # causal LMs: the position whose logits predict this token
+
+    def to_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+def _model_kind(model: Any) -> ModelKind | None:
+    name = type(model).__name__
+    if name.endswith("ForSequenceClassification"):
+        return "classifier"
+    if name.endswith(("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")):
+        return "causal_lm"
+    return None
+
+
+class ModelAdapter:
+    """Tokenize, embed and score targets for a HF classifier or causal LM.
+
+    Parameters
+    ----------
+    model:
+        An ``AutoModelForSequenceClassification`` or ``AutoModelForCausalLM`` instance.
+    tokenizer:
+        Its tokenizer (fast tokenizers give word and sentence granularity).
+    kind:
+        ``"classifier"`` or ``"causal_lm"``; inferred from the model class when omitted.
+    device, dtype:
+        Where and in which dtype the model runs. They must match the model's own: the adapter
+        never moves or casts the user's model (move it yourself first).
+    max_length:
+        Longest input in tokens; default: the model's maximum position embeddings.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        kind: ModelKind | None = None,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype | None = None,
+        max_length: int | None = None,
+    ) -> None:
+        if not isinstance(model, torch.nn.Module):
+            raise InputError(f"model must be a torch.nn.Module (a HF model), got {type(model).__name__}")
+        if tokenizer is None or not callable(tokenizer):
+            raise InputError("a tokenizer is required: pass the model's tokenizer (AutoTokenizer.from_pretrained)")
+        detected = _model_kind(model)
+        if kind is None:
+            if detected is None:
+                raise InputError(
+                    f"cannot tell whether {type(model).__name__} is a classifier or a causal LM; "
+                    "pass kind='classifier' or kind='causal_lm'"
+                )
+            kind = detected
+        elif kind not in ("classifier", "causal_lm"):
+            raise InputError(f"kind must be 'classifier' or 'causal_lm', got {kind!r}")
+        elif detected is not None and detected != kind:
+            raise InputError(
+                f"{type(model).__name__} is a {detected.replace('_', ' ')}, but kind={kind!r} was asked; "
+                f"a {kind.replace('_', ' ')} is needed here"
+            )
+        try:
+            emb = model.get_input_embeddings()
+        except (NotImplementedError, AttributeError):
+            emb = None
+        if not isinstance(emb, torch.nn.Module):
+            raise InputError(
+                f"{type(model).__name__} exposes no input embeddings (get_input_embeddings()); "
+                "gradient and embedding-level methods need them"
+            )
+        param = next(model.parameters())
+        if device is not None and torch.device(device) != param.device:
+            raise InputError(
+                f"the model is on {param.device}, device={device!r} was asked; interpreto does not move your "
+                f"model: call model.to({str(device)!r}) yourself, or leave device unset"
+            )
+        if dtype is not None and dtype != param.dtype:
+            raise InputError(
+                f"the model's dtype is {param.dtype}, dtype={dtype} was asked; interpreto does not cast your "
+                f"model: call model.to({dtype}) yourself, or leave dtype unset"
+            )
+        self.model = model
+        self.tokenizer = tokenizer
+        self.kind: ModelKind = kind
+        self.device = param.device
+        self.dtype = param.dtype
+        self.embedding = emb
+        positions = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
+        self.max_length = int(max_length or positions or 512)
+        self.is_fast = bool(getattr(tokenizer, "is_fast", False))
+        self._keeps_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
+
+    # -- text -------------------------------------------------------------------------------------
+    def encode(self, text: str) -> Encoding:
+        """Tokenize ``text``. Classifiers truncate an over-long text with a warning; LMs refuse it."""
+        if not isinstance(text, str):
+            raise InputError(f"texts must be strings, got {type(text).__name__}")
+        if not text.strip():
+            raise InputError("cannot explain an empty text")
+        kwargs: dict[str, Any] = {"add_special_tokens": True}
+        if self.is_fast:
+            kwargs["return_offsets_mapping"] = True
+        enc = self.tokenizer(text, **kwargs)
+        ids = list(enc["input_ids"])
+        offsets = [tuple(o) for o in enc["offset_mapping"]] if self.is_fast else None
+        special_ids = set(self.tokenizer.all_special_ids)
+        special = [i in special_ids for i in ids]
+        if self.kind == "causal_lm":
+            # A prompt continues after its last real token: drop trailing specials (EOS/SEP).
+            while ids and special[-1] and len(ids) > 1:
+                ids.pop(), special.pop()
+                if offsets is not None:
+                    offsets.pop()
+        truncated = False
+        if len(ids) > self.max_length:
+            if self.kind == "causal_lm":
+                raise InputError(
+                    f"the prompt has {len(ids)} tokens, more than the model's maximum of {self.max_length}; shorten it"
+                )
+            warnings.warn(
+                f"text of {len(ids)} tokens truncated to the model's maximum of {self.max_length} tokens",
+                stacklevel=3,
+            )
+            keep_last = special[-1]
+            ids, special = ids[: self.max_length], special[: self.max_length]
+            offsets = offsets[: self.max_length] if offsets is not None else None
+            if keep_last:  # keep the closing special token ([SEP]) that classifiers expect
+                ids[-1], special[-1] = enc["input_ids"][-1], True
+                if offsets is not None:
+                    offsets[-1] = (0, 0)
+            truncated = True
+        tokens = self.tokenizer.convert_ids_to_tokens(ids)
+        if not any(not s for s in special):
+            raise InputError(f"text {text!r} has no tokens to explain")
+        return Encoding(
+            text=text,
+            input_ids=tuple(ids),
+            tokens=tuple(tokens),
+            special=tuple(special),
+            offsets=tuple(offsets) if offsets is not None else None,
+            truncated=truncated,
+        )
+
+    def baseline_token_id(self, baseline: str) -> int | None:
+        """Token id used to replace masked elements: ``mask`` / ``pad`` / ``unk`` (None: no such token)."""
+        return {
+            "mask": getattr(self.tokenizer, "mask_token_id", None),
+            "pad": getattr(self.tokenizer, "pad_token_id", None),
+            "unk": getattr(self.tokenizer, "unk_token_id", None),
+        }.get(baseline)
+
+    def baseline_vector(self, baseline: str) -> torch.Tensor:
+        """The ``(H,)`` embedding that replaces a masked element / starts an IG path.
+
+        ``zero``: the zero vector; ``mask``/``pad``/``unk``: that token's embedding; ``auto``: the
+        mask token where the tokenizer has one, else the pad token, else zero.
+        """
+        hidden = self.embedding.weight.shape[1]
+        if baseline == "auto":
+            for name in ("mask", "pad"):
+                if self.baseline_token_id(name) is not None:
+                    return self.baseline_vector(name)
+            baseline = "zero"
+        if baseline == "zero":
+            return torch.zeros(hidden, device=self.device, dtype=self.dtype)
+        if baseline not in ("mask", "pad", "unk"):
+            raise InputError(f"unknown baseline {baseline!r}; choose zero, mask, pad, unk or auto")
+        token_id = self.baseline_token_id(baseline)
+        if token_id is None:
+            raise InputError(
+                f"baseline={baseline!r} but the tokenizer has no {baseline} token; use baseline='zero' or 'auto'"
+            )
+        with torch.no_grad():
+            return self.embed(torch.tensor([token_id], device=self.device))[0]
+
+    # -- model ------------------------------------------------------------------------------------
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.embedding(ids.to(self.device)).detach()
+
+    @contextlib.contextmanager
+    def evaluating(self) -> Iterator[None]:
+        """Eval mode for the duration of the block (restored after), warning if we had to switch."""
+        was_training = self.model.training
+        if was_training:
+            warnings.warn(
+                "the model was in training mode (dropout on); interpreto switches it to eval mode during the "
+                "explanation and restores training mode afterwards",
+                stacklevel=4,
+            )
+            self.model.eval()
+        try:
+            yield
+        finally:
+            if was_training:
+                self.model.train()
+
+    def target_scores(
+        self,
+        inputs_embeds: torch.Tensor,
+        attention_mask: torch.Tensor,
+        target_index: torch.Tensor,
+        target_position: torch.Tensor | None = None,
+        *,
+        mode: str = "logits",
+    ) -> torch.Tensor:
+        """Scores ``(B, T)`` of the targets of each row.
+
+        ``target_index (B, T)``: class ids (classifiers) or token ids (LMs); ``target_position
+        (B, T)``: for LMs, the sequence position whose logits predict the token. Only the needed
+        positions' logits are materialised.
+        """
+        if mode not in INFERENCE_MODES:
+            raise InputError(f"unknown inference mode {mode!r}; choose one of {', '.join(INFERENCE_MODES)}")
+        kwargs: dict[str, Any] = {"inputs_embeds": inputs_embeds, "attention_mask": attention_mask}
+        if self.kind == "classifier":
+            logits = self.model(**kwargs).logits  # (B, C)
+            return _apply_mode(logits, mode).gather(1, target_index)
+        if target_position is None:
+            raise InputError("causal LM targets need positions")
+        kwargs["use_cache"] = False
+        if self._keeps_logits:
+            keep, inverse = torch.unique(target_position, return_inverse=True)
+            kwargs["logits_to_keep"] = keep
+            logits = self.model(**kwargs).logits  # (B, K, V)
+            rows = inverse  # (B, T) index into K
+        else:
+            logits = self.model(**kwargs).logits  # (B, L, V)
+            rows = target_position
+        picked = logits.gather(1, rows.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))  # (B, T, V)
+        return _apply_mode(picked, mode).gather(2, target_index.unsqueeze(-1)).squeeze(-1)
+
+    def class_labels(self) -> list[str]:
+        id2label = getattr(self.model.config, "id2label", None) or {}
+        n = int(getattr(self.model.config, "num_labels", len(id2label)) or len(id2label))
+        return [str(id2label.get(i, i)) for i in range(n)]
+
+    def token_label(self, token_id: int) -> str:
+        return self.tokenizer.decode([token_id])
+
+    @torch.no_grad()
+    def predict(self, ids_batch: Sequence[Sequence[int]], *, batch_size: int = 32) -> np.ndarray:
+        """Classifier logits ``(N, C)`` for token id sequences (batched, right-padded)."""
+        out = []
+        with self.evaluating():
+            for i in range(0, len(ids_batch), batch_size):
+                chunk = ids_batch[i : i + batch_size]
+                ids, mask = pad_ids(chunk, self.pad_id, self.device)
+                out.append(self.model(input_ids=ids, attention_mask=mask).logits.float().cpu())
+        return torch.cat(out).numpy()
+
+    @property
+    def pad_id(self) -> int:
+        pad = getattr(self.tokenizer, "pad_token_id", None)
+        return int(pad) if pad is not None else 0
+
+    @torch.no_grad()
+    def generate(self, input_ids: Sequence[int], *, max_new_tokens: int) -> list[int]:
+        """Greedy continuation of ``max_new_tokens`` tokens (stops early at EOS)."""
+        if self.kind != "causal_lm":
+            raise InputError("generation needs a causal LM; this model is a classifier")
+        ids = torch.tensor([list(input_ids)], device=self.device)
+        eos = getattr(self.tokenizer, "eos_token_id", None)
+        with self.evaluating():
+            out = self.model.generate(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=self.pad_id if eos is None else eos,
+            )
+        return out[0, ids.shape[1] :].tolist()
+
+
+def _apply_mode(logits: torch.Tensor, mode: str) -> torch.Tensor:
+    if mode == "softmax":
+        return torch.softmax(logits.float(), dim=-1)
+    if mode == "log_softmax":
+        return torch.log_softmax(logits.float(), dim=-1)
+    return logits.float()
+
+
+def pad_ids(seqs: Sequence[Sequence[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad id sequences; returns ``(ids, attention_mask)``."""
+    length = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), length), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), length), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(list(s), dtype=torch.long)
+        mask[i, : len(s)] = 1
+    return ids.to(device), mask.to(device)
+
+
+def adapt(model: Any, tokenizer: Any = None, **kwargs: Any) -> ModelAdapter:
+    """A ModelAdapter for ``model`` (an adapter passes through unchanged)."""
+    if isinstance(model, ModelAdapter):
+        return model
+    return ModelAdapter(model, tokenizer, **kwargs)

@@ -1,0 +1,152 @@
+"""The result of an attribution: elements, one row of scores per target, provenance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+
+from ._adapters import Target
+
+__all__ = ["Explanation"]
+
+FORMAT_VERSION = 1
+
+
+def _as_scores(value: Any) -> np.ndarray:
+    arr = np.array(value, dtype=np.float64)
+    if arr.ndim != 2:
+        raise ValueError(f"scores must be 2-D (targets x elements), got shape {arr.shape}")
+    arr.setflags(write=False)
+    return arr
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class Explanation:
+    """Attribution of one text.
+
+    Attributes
+    ----------
+    text: the input text (the prompt, for causal LMs).
+    elements: the scored units (tokens, words or sentences); for causal LMs, followed by the
+        generated tokens (``generated[e]`` is True for those).
+    spans: character span of each element in ``text`` (None for generated tokens).
+    scores: ``(n_targets, n_elements)`` signed scores; row t explains ``targets[t]``.
+    targets: what each row explains (a class, or a generated token).
+    method, parameters, granularity, versions: provenance.
+    extras: method-specific results (e.g. ``completeness_delta`` for integrated gradients).
+    """
+
+    text: str
+    elements: tuple[str, ...] = attrs.field(converter=tuple)
+    spans: tuple[tuple[int, int] | None, ...] = attrs.field(converter=lambda s: tuple(tuple(x) if x else None for x in s))
+    scores: np.ndarray = attrs.field(converter=_as_scores)
+    targets: tuple[Target, ...] = attrs.field(converter=tuple)
+    method: str
+    granularity: str
+    parameters: dict[str, Any] = attrs.field(factory=dict)
+    versions: dict[str, str] = attrs.field(factory=dict)
+    generated: tuple[bool, ...] = attrs.field(converter=tuple, default=())
+    model_kind: str = "classifier"
+    output_text: str | None = None
+    extras: dict[str, Any] = attrs.field(factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        n_t, n_e = self.scores.shape
+        if n_e != len(self.elements) or n_t != len(self.targets):
+            raise ValueError(
+                f"scores shape {self.scores.shape} does not match {len(self.targets)} targets x "
+                f"{len(self.elements)} elements"
+            )
+        if self.generated and len(self.generated) != n_e:
+            raise ValueError("generated must have one flag per element")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Explanation):
+            return NotImplemented
+        return self.to_json() == other.to_json()
+
+    def __hash__(self) -> int:
+        return hash((self.text, self.elements, self.method))
+
+    # -- views ------------------------------------------------------------------------------------
+    def top(self, k: int = 5, *, target: int = 0) -> list[tuple[str, float]]:
+        """The ``k`` elements with the largest scores for ``targets[target]``."""
+        row = self.scores[target]
+        order = np.argsort(-row, kind="stable")[:k]
+        return [(self.elements[i], float(row[i])) for i in order]
+
+    def __str__(self) -> str:
+        lines = [f"{self.method} ({self.granularity}) for {self.text!r}"]
+        for t, target in enumerate(self.targets):
+            pairs = " ".join(f"{e}({s:+.3g})" for e, s in zip(self.elements, self.scores[t], strict=True))
+            lines.append(f"  target {target.label!r}: {pairs}")
+        return "\n".join(lines)
+
+    # -- serialisation ----------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT_VERSION,
+            "text": self.text,
+            "elements": list(self.elements),
+            "spans": [list(s) if s else None for s in self.spans],
+            "scores": self.scores.tolist(),
+            "targets": [t.to_json() for t in self.targets],
+            "method": self.method,
+            "granularity": self.granularity,
+            "parameters": _jsonable(self.parameters),
+            "versions": dict(self.versions),
+            "generated": list(self.generated),
+            "model_kind": self.model_kind,
+            "output_text": self.output_text,
+            "extras": _jsonable(self.extras),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | str | Path) -> Explanation:
+        """Rebuild an explanation from ``to_json()`` output, a JSON string, or a ``.json`` file."""
+        if isinstance(data, Path) or (isinstance(data, str) and data.endswith(".json") and Path(data).exists()):
+            data = json.loads(Path(data).read_text(encoding="utf-8"))
+        elif isinstance(data, str):
+            data = json.loads(data)
+        data = dict(data)
+        if data.pop("format", FORMAT_VERSION) != FORMAT_VERSION:
+            raise ValueError("unsupported explanation format version")
+        data["targets"] = [Target(**t) for t in data["targets"]]
+        return cls(**data)
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``.json`` (exact round trip through ``from_json``) or ``.html``."""
+        path = Path(path)
+        if path.suffix == ".json":
+            path.write_text(json.dumps(self.to_json(), indent=1), encoding="utf-8")
+        elif path.suffix in (".html", ".htm"):
+            path.write_text(self.to_html(), encoding="utf-8")
+        else:
+            raise ValueError(f"cannot save to {path.name!r}: use a .json or .html file name")
+        return path
+
+    def to_html(self) -> str:
+        from .visualization import explanation_html
+
+        return explanation_html(self)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return repr(value)

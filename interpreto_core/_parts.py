@@ -1,0 +1,122 @@
+"""Kinds of parts, their contracts, and the data they exchange with the engine.
+
+This module stays light (attrs + numpy-free typing): plugins import it at load time.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import attrs
+
+from ._errors import InvalidPartError, UnknownParameterError
+
+__all__ = [
+    "KINDS",
+    "AttributionRecipe",
+    "PerturbationPlan",
+    "GradientPlan",
+    "part_params",
+    "check_part",
+    "build_part",
+]
+
+#: kind -> (methods an instance must have, one-line description)
+KINDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "perturbator": (("plan",), "makes element-level masks"),
+    "gradient_method": (("plan",), "chooses the points where gradients are taken"),
+    "aggregator": (("aggregate",), "turns outputs at those points into one score per element"),
+    "dictionary_learner": (("fit", "encode", "decode"), "learns a concept dictionary from activations"),
+    "interpreter": (("interpret",), "explains what a concept means"),
+    "metric": (("compute",), "scores explanations or concept dictionaries"),
+    "attribution": ((), "a named recipe of parts with default parameters"),
+}
+
+
+@attrs.frozen(kw_only=True)
+class PerturbationPlan:
+    """Element-level masks (``n_samples x n_elements``, 1 keeps an element) and aggregator info."""
+
+    masks: Any  # numpy array
+    info: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class GradientPlan:
+    """Points ``(S, L, H)`` where gradients are taken, quadrature ``weights (S,)`` and the
+    ``multipliers (S, L, H)`` that gradients are multiplied by (``None`` means gradients alone)."""
+
+    points: Any
+    weights: Any
+    multipliers: Any = None
+    info: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class AttributionRecipe:
+    """A named attribution method: a perturbator or gradient method, an aggregator, defaults.
+
+    Part names may be qualified as ``plugin:name`` to pick one plugin's part.
+    """
+
+    aggregator: str
+    perturbator: str | None = None
+    gradient_method: str | None = None
+    defaults: dict[str, Any] = attrs.field(factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        if (self.perturbator is None) == (self.gradient_method is None):
+            raise InvalidPartError("an AttributionRecipe needs exactly one of perturbator= or gradient_method=")
+
+    @property
+    def family(self) -> str:
+        return "perturbation" if self.perturbator is not None else "gradient"
+
+
+def part_params(obj: Any) -> dict[str, Any]:
+    """Keyword parameters a part's constructor takes, with defaults (``inspect._empty`` if required)."""
+    if isinstance(obj, AttributionRecipe):
+        return dict(obj.defaults)
+    target = obj.__init__ if inspect.isclass(obj) else obj
+    try:
+        sig = inspect.signature(target)
+    except (TypeError, ValueError):
+        return {}
+    out: dict[str, Any] = {}
+    for p in sig.parameters.values():
+        if p.name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        out[p.name] = None if p.default is inspect.Parameter.empty else p.default
+    return out
+
+
+def check_part(kind: str, obj: Any) -> None:
+    """Raise InvalidPartError if ``obj`` cannot serve as a part of ``kind``."""
+    if kind not in KINDS:
+        raise InvalidPartError(f"unknown kind {kind!r}; kinds are {', '.join(KINDS)}")
+    if kind == "attribution":
+        if not isinstance(obj, AttributionRecipe):
+            raise InvalidPartError(f"an attribution must be an AttributionRecipe, got {type(obj).__name__}")
+        return
+    if not callable(obj):
+        raise InvalidPartError(f"a {kind} must be a class or factory, got {obj!r}")
+    required, _ = KINDS[kind]
+    missing = [m for m in required if not callable(getattr(obj, m, None))]
+    if missing:
+        raise InvalidPartError(f"{getattr(obj, '__name__', obj)!r} registered as a {kind} lacks {', '.join(missing)}()")
+    if kind == "aggregator" and getattr(obj, "input", None) not in ("perturbation", "gradient"):
+        raise InvalidPartError(
+            f"aggregator {getattr(obj, '__name__', obj)!r} must set input = 'perturbation' or 'gradient'"
+        )
+
+
+def build_part(obj: Any, params: dict[str, Any], *, kind: str, name: str) -> Any:
+    """Instantiate a part with the parameters it takes; unknown ones raise UnknownParameterError."""
+    accepted = part_params(obj)
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise UnknownParameterError(
+            f"{kind} {name!r} does not take {', '.join(unknown)}; it takes: {', '.join(sorted(accepted)) or 'nothing'}"
+        )
+    return obj(**params)

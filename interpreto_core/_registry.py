@@ -1,0 +1,246 @@
+"""The plugin registry: loads entry points one at a time, validates and records each part."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import os
+import threading
+import warnings
+from collections.abc import Callable, Iterable
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from ._errors import AmbiguousNameError, InvalidPartError, PluginLoadError, UnknownNameError
+from ._parts import KINDS, check_part, part_params
+from ._records import PartRecord, PluginRecord
+
+__all__ = ["Registry", "get_registry", "reset_registry", "list_methods", "list_plugins", "ENTRY_POINT_GROUP"]
+
+ENTRY_POINT_GROUP = "interpreto"
+
+
+class PluginWarning(UserWarning):
+    """A plugin failed to load; the others still loaded."""
+
+
+def _env_list(name: str) -> set[str] | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    return {item.strip() for item in raw.split(",") if item.strip()}
+
+
+def _strict_default() -> bool:
+    return os.environ.get("INTERPRETO_STRICT_PLUGINS", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+class Registry:
+    """Parts registered by plugins, by kind and name.
+
+    Parameters
+    ----------
+    autoload:
+        Load the ``interpreto`` entry points now (honouring ``INTERPRETO_PLUGINS``,
+        ``INTERPRETO_DISABLE_PLUGINS`` and ``INTERPRETO_STRICT_PLUGINS``).
+    """
+
+    def __init__(self, *, autoload: bool = True) -> None:
+        self._parts: dict[str, dict[str, list[PartRecord]]] = {kind: {} for kind in KINDS}
+        self._plugins: dict[str, PluginRecord] = {}
+        if autoload:
+            self.load_entry_points()
+
+    # -- loading ---------------------------------------------------------------------------------
+    def load_entry_points(
+        self,
+        *,
+        group: str = ENTRY_POINT_GROUP,
+        only: Iterable[str] | None = None,
+        disable: Iterable[str] | None = None,
+        strict: bool | None = None,
+    ) -> None:
+        """Load each entry point of ``group`` on its own; a broken one warns and is skipped."""
+        only_set = set(only) if only is not None else _env_list("INTERPRETO_PLUGINS")
+        disable_set = set(disable) if disable is not None else (_env_list("INTERPRETO_DISABLE_PLUGINS") or set())
+        strict = _strict_default() if strict is None else strict
+        for ep in sorted(md.entry_points(group=group), key=lambda e: e.name):
+            dist = getattr(ep, "dist", None)
+            dist_name = dist.metadata["Name"] if dist is not None else None
+            version = dist.version if dist is not None else None
+            names = {ep.name} | ({dist_name} if dist_name else set())
+            if (only_set is not None and not names & only_set) or names & disable_set:
+                self._plugins[ep.name] = PluginRecord(
+                    name=ep.name, module=ep.value, distribution=dist_name, version=version, status="disabled"
+                )
+                continue
+            try:
+                module = ep.load()
+            except Exception as exc:  # noqa: BLE001 - any import failure is the plugin's
+                self._fail(ep.name, ep.value, dist_name, version, exc, strict)
+                continue
+            self.add_plugin(module, name=ep.name, distribution=dist_name, version=version, strict=strict)
+
+    def add_plugin(
+        self,
+        plugin: ModuleType | object,
+        *,
+        name: str,
+        distribution: str | None = None,
+        version: str | None = None,
+        strict: bool = True,
+    ) -> PluginRecord:
+        """Register a plugin object (module or namespace with hook implementations).
+
+        All its parts are validated before any is added: a failing plugin adds nothing.
+        """
+        module_name = getattr(plugin, "__name__", type(plugin).__name__)
+        if name in self._plugins and self._plugins[name].status == "loaded":
+            exc = PluginLoadError(f"a plugin named {name!r} is already loaded")
+            return self._fail(name, module_name, distribution, version, exc, strict)
+        staged: list[PartRecord] = []
+        try:
+            pm = pluggy.PluginManager(hookspecs.PROJECT)
+            pm.add_hookspecs(hookspecs)
+            pm.register(plugin, name=name)
+            pm.check_pending()
+            for kind in KINDS:
+                hook = getattr(pm.hook, f"interpreto_register_{kind}")
+                for impl in hook.get_hookimpls():
+                    impl.function(self._make_register(kind, name, distribution, version, staged))
+        except Exception as exc:  # noqa: BLE001 - report, keep the other plugins
+            return self._fail(name, module_name, distribution, version, exc, strict)
+        for rec in staged:
+            existing = self._parts[rec.kind].setdefault(rec.name, [])
+            if existing:
+                others = ", ".join(f"{r.plugin} ({r.distribution or 'no distribution'})" for r in existing)
+                warnings.warn(
+                    f"{rec.kind} {rec.name!r} is registered by both {others} and {name} "
+                    f"({distribution or 'no distribution'}); ask for it as 'PLUGIN:{rec.name}'",
+                    PluginWarning,
+                    stacklevel=2,
+                )
+            existing.append(rec)
+        record = PluginRecord(
+            name=name,
+            module=module_name,
+            distribution=distribution,
+            version=version,
+            status="loaded",
+            parts=tuple(f"{r.kind}:{r.name}" for r in staged),
+        )
+        self._plugins[name] = record
+        return record
+
+    def _make_register(
+        self, kind: str, plugin: str, distribution: str | None, version: str | None, staged: list[PartRecord]
+    ) -> Callable[..., Any]:
+        def register(obj: Any, *, name: str, summary: str, **meta: Any) -> Any:
+            if not isinstance(name, str) or not name.isidentifier():
+                raise InvalidPartError(f"{kind} name must be an identifier-like string, got {name!r}")
+            if not isinstance(summary, str) or not summary.strip():
+                raise InvalidPartError(f"{kind} {name!r} needs a non-empty summary")
+            check_part(kind, obj)
+            if any(r.kind == kind and r.name == name for r in staged):
+                raise InvalidPartError(f"{kind} {name!r} registered twice by the same plugin")
+            staged.append(
+                PartRecord(
+                    kind=kind,
+                    name=name,
+                    plugin=plugin,
+                    distribution=distribution,
+                    version=version,
+                    summary=summary.strip(),
+                    params=part_params(obj),
+                    meta=meta,
+                    obj=obj,
+                )
+            )
+            return obj
+
+        return register
+
+    def _fail(
+        self, name: str, module: str, dist: str | None, version: str | None, exc: BaseException, strict: bool
+    ) -> PluginRecord:
+        where = f"{dist} {version}" if dist else "no distribution"
+        error = f"{type(exc).__name__}: {exc}"
+        msg = f"failed to load interpreto plugin {name!r} ({module}, from {where}): {error}"
+        if strict:
+            raise PluginLoadError(msg) from exc
+        warnings.warn(msg + " -- the other plugins are loaded; set INTERPRETO_STRICT_PLUGINS=1 to fail here",
+                      PluginWarning, stacklevel=3)
+        record = PluginRecord(
+            name=name, module=module, distribution=dist, version=version, status="failed", error=error
+        )
+        self._plugins[name] = record
+        return record
+
+    # -- lookup ------------------------------------------------------------------------------------
+    def get(self, kind: str, name: str) -> PartRecord:
+        """The part of ``kind`` called ``name`` (or ``plugin:name``)."""
+        if kind not in KINDS:
+            raise UnknownNameError("kind", kind, KINDS)
+        plugin = None
+        if ":" in name:
+            plugin, name = name.split(":", 1)
+        candidates = self._parts[kind].get(name, [])
+        if plugin is not None:
+            candidates = [r for r in candidates if r.plugin == plugin]
+        if not candidates:
+            hint = ""
+            disabled = [p.name for p in self._plugins.values() if p.status != "loaded"]
+            if disabled:
+                hint = f"not loaded: {', '.join(sorted(disabled))} (see `interpreto plugins`)"
+            raise UnknownNameError(kind, name if plugin is None else f"{plugin}:{name}", self.names(kind), hint)
+        if len(candidates) > 1:
+            both = " and ".join(f"{r.qualified_name} ({r.distribution or 'no distribution'})" for r in candidates)
+            raise AmbiguousNameError(
+                f"{kind} {name!r} is registered by {both}; name one as "
+                + " or ".join(repr(r.qualified_name) for r in candidates)
+            )
+        return candidates[0]
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self._parts[kind])
+
+    def list_methods(self, kind: str | None = None) -> list[PartRecord]:
+        if kind is not None and kind not in KINDS:
+            raise UnknownNameError("kind", kind, KINDS)
+        kinds = [kind] if kind else list(KINDS)
+        return [rec for k in kinds for name in sorted(self._parts[k]) for rec in self._parts[k][name]]
+
+    def list_plugins(self) -> list[PluginRecord]:
+        return [self._plugins[n] for n in sorted(self._plugins)]
+
+
+_lock = threading.Lock()
+_registry: Registry | None = None
+
+
+def get_registry() -> Registry:
+    """The process-wide registry, loaded from entry points on first use."""
+    global _registry
+    with _lock:
+        if _registry is None:
+            _registry = Registry()
+        return _registry
+
+
+def reset_registry(registry: Registry | None = None) -> None:
+    """Replace (or forget, so the next use reloads) the process-wide registry."""
+    global _registry
+    with _lock:
+        _registry = registry
+
+
+def list_methods(kind: str | None = None) -> list[PartRecord]:
+    """Registered parts, optionally of one kind (``attribution``, ``metric``, ...)."""
+    return get_registry().list_methods(kind)
+
+
+def list_plugins() -> list[PluginRecord]:
+    """Plugins found through entry points, loaded or not, with their error if they failed."""
+    return get_registry().list_plugins()

@@ -1,0 +1,1 @@
+"""Built-in interpreto plugins. Each module is its own entry point in the ``interpreto`` group."""

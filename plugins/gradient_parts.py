@@ -1,0 +1,102 @@
+"""Shared gradient parts: plain gradients, noisy gradients, and the three gradient aggregators.
+
+Aggregators see ``grads (S, T, L, H)`` at the plan's S points for T targets, and return
+``(T, L, H)``; with ``m_k`` the plan's multipliers (1 when None) and ``w_k`` its weights:
+
+* weighted_mean:  sum_k w_k g_k m_k          (Saliency, Input x Gradient, IG, SmoothGrad, GradientSHAP)
+* variance:       Var_k (g_k m_k)            (VarGrad; Adebayo et al., 2018)
+* square_mean:    mean_k (g_k m_k)^2         (SquareGrad; Hooker et al., 2019)
+"""
+
+from __future__ import annotations
+
+from interpreto_core import GradientPlan, InputError, hookimpl
+
+
+class PlainGradient:
+    """One point: the input itself (gradient, or gradient x input with ``multiply_by_inputs``)."""
+
+    def __init__(self, multiply_by_inputs: bool = False) -> None:
+        self.multiply_by_inputs = multiply_by_inputs
+
+    def plan(self, inputs, baseline, *, generator) -> GradientPlan:  # noqa: ANN001 - torch is lazy
+        import torch
+
+        return GradientPlan(
+            points=inputs[None],
+            weights=torch.ones(1),
+            multipliers=inputs[None] if self.multiply_by_inputs else None,
+        )
+
+
+class NoisyGradient:
+    """``n_samples`` points x + eps, eps ~ N(0, sigma^2), sigma = noise_level * (max(x) - min(x)).
+
+    (Smilkov et al., 2017: the noise level is relative to the input's range.)
+    """
+
+    def __init__(self, n_samples: int = 20, noise_level: float = 0.1, multiply_by_inputs: bool = False) -> None:
+        if not isinstance(n_samples, int) or n_samples < 1:
+            raise InputError(f"n_samples must be a positive integer, got {n_samples!r}")
+        if noise_level < 0:
+            raise InputError(f"noise_level must be >= 0, got {noise_level!r}")
+        self.n_samples, self.noise_level, self.multiply_by_inputs = n_samples, noise_level, multiply_by_inputs
+
+    def plan(self, inputs, baseline, *, generator) -> GradientPlan:  # noqa: ANN001
+        import torch
+
+        sigma = self.noise_level * float(inputs.max() - inputs.min())
+        noise = torch.randn((self.n_samples, *inputs.shape), generator=generator, dtype=torch.float32)
+        points = inputs[None] + (sigma * noise).to(inputs.device, inputs.dtype)
+        return GradientPlan(
+            points=points,
+            weights=torch.full((self.n_samples,), 1.0 / self.n_samples),
+            multipliers=inputs[None].expand_as(points) if self.multiply_by_inputs else None,
+        )
+
+
+def _products(plan: GradientPlan, grads):  # noqa: ANN001, ANN202
+    if plan.multipliers is None:
+        return grads
+    return grads * plan.multipliers.float().cpu()[:, None]
+
+
+class WeightedMean:
+    """sum_k w_k g_k m_k."""
+
+    input = "gradient"
+
+    def aggregate(self, plan: GradientPlan, grads):  # noqa: ANN001, ANN201
+        w = plan.weights.float().cpu().reshape(-1, 1, 1, 1)
+        return (w * _products(plan, grads)).sum(0)
+
+
+class Variance:
+    """Population variance over points of g_k m_k (always >= 0)."""
+
+    input = "gradient"
+
+    def aggregate(self, plan: GradientPlan, grads):  # noqa: ANN001, ANN201
+        return _products(plan, grads).var(0, unbiased=False)
+
+
+class SquareMean:
+    """Mean over points of (g_k m_k)^2."""
+
+    input = "gradient"
+
+    def aggregate(self, plan: GradientPlan, grads):  # noqa: ANN001, ANN201
+        return (_products(plan, grads) ** 2).mean(0)
+
+
+@hookimpl
+def interpreto_register_gradient_method(register):
+    register(PlainGradient, name="plain", summary="The input itself (optionally gradient x input).")
+    register(NoisyGradient, name="noise", summary="Gaussian noise around the input, relative to its range.")
+
+
+@hookimpl
+def interpreto_register_aggregator(register):
+    register(WeightedMean, name="weighted_mean", summary="Weighted sum of gradient x multiplier over points.")
+    register(Variance, name="variance", summary="Variance over points of gradient x multiplier.")
+    register(SquareMean, name="square_mean", summary="Mean over points of (gradient x multiplier)^2.")
