@@ -1,0 +1,1 @@
+"""Concept-based explanations."""

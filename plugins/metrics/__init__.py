@@ -1,0 +1,1 @@
+"""Built-in interpreto plugins (each module its own entry point)."""
