@@ -20,7 +20,7 @@ from ._errors import (
 )
 from ._parts import KINDS, AttributionRecipe, GradientPlan, PerturbationPlan
 from ._records import PartRecord, PluginRecord
-from ._registry import Registry, get_registry, list_methods, list_plugins, reset_registry
+from ._registry import PluginWarning, Registry, get_registry, list_methods, list_plugins, reset_registry
 from .hookspecs import hookimpl, hookspec
 
 __version__ = "0.1.0"
@@ -52,6 +52,7 @@ __all__ = [
     "PerturbationPlan",
     "PluginLoadError",
     "PluginRecord",
+    "PluginWarning",
     "Registry",
     "Target",
     "UnknownNameError",

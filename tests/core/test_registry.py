@@ -1,0 +1,170 @@
+"""Entry-point discovery, broken plugins, duplicates, unknown names, allow/deny lists."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from interpreto_core import (
+    AmbiguousNameError,
+    PluginLoadError,
+    PluginWarning,
+    Registry,
+    UnknownNameError,
+)
+
+BUILTIN_METHODS = {
+    "occlusion", "lime", "kernel_shap", "sobol", "saliency", "input_x_gradient", "integrated_gradients",
+    "smoothgrad", "vargrad", "squaregrad", "gradient_shap",
+}
+
+
+def _load(**kwargs) -> tuple[Registry, list[warnings.WarningMessage]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reg = Registry(autoload=False)
+        reg.load_entry_points(**kwargs)
+    return reg, [w for w in caught if issubclass(w.category, PluginWarning)]
+
+
+def test_every_builtin_is_its_own_entry_point():
+    reg, caught = _load()
+    assert not caught
+    names = {r.name for r in reg.list_methods("attribution")}
+    assert BUILTIN_METHODS <= names
+    plugins = {p.name: p for p in reg.list_plugins()}
+    for method in BUILTIN_METHODS:
+        record = reg.get("attribution", method)
+        assert record.distribution == "interpreto-core"
+        assert plugins[record.plugin].status == "loaded"
+    # each method comes from a different plugin (entry point)
+    assert len({reg.get("attribution", m).plugin for m in BUILTIN_METHODS}) == len(BUILTIN_METHODS)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("import module_that_does_not_exist\n", "ModuleNotFoundError"),
+        (
+            "from interpreto_core import hookimpl\n@hookimpl\ndef interpreto_register_metric(regster):\n    pass\n",
+            "regster",
+        ),
+        (
+            "from interpreto_core import hookimpl\n@hookimpl\ndef interpreto_register_metric(register):\n"
+            "    register(42, name='garbage', summary='not a metric')\n",
+            "must be a class or factory",
+        ),
+        (
+            "from interpreto_core import hookimpl\n@hookimpl\ndef interpreto_register_sandwich(register):\n    pass\n",
+            "interpreto_register_sandwich",
+        ),
+    ],
+    ids=["import-error", "wrong-signature", "registers-garbage", "unknown-hook"],
+)
+def test_broken_plugin_warns_with_name_distribution_version_and_others_load(install_fake, good_plugin, source, expected):
+    install_fake("broken-dist", {"broken": source}, version="9.8.7")
+    install_fake("good-dist", {"good": good_plugin.format(name="good_masks")})
+    reg, caught = _load()
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "'broken'" in message and "broken-dist 9.8.7" in message and expected in message
+    assert reg.get("perturbator", "good_masks").distribution == "good-dist"
+    assert BUILTIN_METHODS <= set(reg.names("attribution"))
+    failed = {p.name: p for p in reg.list_plugins()}["broken"]
+    assert failed.status == "failed" and expected in failed.error
+
+
+def test_a_failing_plugin_adds_none_of_its_parts(install_fake, good_plugin):
+    source = good_plugin.format(name="half_done") + (
+        "\n@hookimpl\ndef interpreto_register_metric(register):\n    raise RuntimeError('boom')\n"
+    )
+    install_fake("half-dist", {"half": source})
+    reg, caught = _load()
+    assert "boom" in str(caught[0].message)
+    assert "half_done" not in reg.names("perturbator")
+
+
+def test_strict_mode_turns_the_warning_into_an_error(install_fake, monkeypatch):
+    install_fake("broken-dist", {"broken": "raise ImportError('nope')\n"})
+    monkeypatch.setenv("INTERPRETO_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginLoadError, match=r"'broken'.*broken-dist 1.0.*nope"):
+        Registry()
+
+
+def test_allow_and_deny_lists_from_environment(install_fake, monkeypatch):
+    modules = install_fake("side-effects", {"noisy": "raise SystemError('must not be imported')\n"})
+    monkeypatch.setenv("INTERPRETO_PLUGINS", "lime,occlusion")
+    reg, caught = _load()
+    assert not caught
+    assert set(reg.names("attribution")) == {"lime", "occlusion"}
+    statuses = {p.name: p.status for p in reg.list_plugins()}
+    assert statuses["noisy"] == "disabled" and statuses["sobol"] == "disabled"
+    import sys
+
+    assert modules["noisy"] not in sys.modules
+
+    monkeypatch.delenv("INTERPRETO_PLUGINS")
+    monkeypatch.setenv("INTERPRETO_DISABLE_PLUGINS", "noisy, sobol")
+    reg, caught = _load()
+    assert not caught
+    assert "sobol" not in reg.names("attribution") and "lime" in reg.names("attribution")
+
+
+def test_disabled_part_is_named_in_the_unknown_name_error(monkeypatch):
+    monkeypatch.setenv("INTERPRETO_DISABLE_PLUGINS", "sobol")
+    reg, _ = _load()
+    with pytest.raises(UnknownNameError, match="not loaded: sobol"):
+        reg.get("attribution", "sobol")
+
+
+def test_duplicate_names_name_both_plugins(install_fake, good_plugin):
+    install_fake("dist-a", {"plug_a": good_plugin.format(name="twin")})
+    install_fake("dist-b", {"plug_b": good_plugin.format(name="twin")})
+    reg, caught = _load()
+    assert any("twin" in str(w.message) and "plug_a" in str(w.message) and "plug_b" in str(w.message) for w in caught)
+    with pytest.raises(AmbiguousNameError) as info:
+        reg.get("perturbator", "twin")
+    assert "plug_a:twin" in str(info.value) and "plug_b:twin" in str(info.value)
+    assert "dist-a" in str(info.value) and "dist-b" in str(info.value)
+    assert reg.get("perturbator", "plug_b:twin").distribution == "dist-b"
+
+
+def test_unknown_name_lists_available_with_close_matches_first():
+    reg, _ = _load()
+    with pytest.raises(UnknownNameError) as info:
+        reg.get("attribution", "integrated_gradient")
+    available = info.value.available
+    assert available[0] == "integrated_gradients"
+    assert BUILTIN_METHODS <= set(available)
+    assert "unknown attribution 'integrated_gradient'; available: integrated_gradients," in str(info.value)
+
+
+def test_unknown_kind():
+    reg, _ = _load()
+    with pytest.raises(UnknownNameError, match="unknown kind 'metrics'; available: metric"):
+        reg.list_methods("metrics")
+
+
+def test_programmatic_plugin_and_provenance():
+    from types import SimpleNamespace
+
+    from interpreto_core import hookimpl
+
+    class Agg:
+        input = "perturbation"
+
+        def __init__(self, scale: float = 1.0):
+            self.scale = scale
+
+        def aggregate(self, plan, outputs):
+            return outputs
+
+    @hookimpl
+    def interpreto_register_aggregator(register):
+        register(Agg, name="identity_agg", summary="returns outputs", reference="none")
+
+    reg = Registry(autoload=False)
+    reg.add_plugin(SimpleNamespace(interpreto_register_aggregator=interpreto_register_aggregator), name="mine")
+    rec = reg.get("aggregator", "identity_agg")
+    assert (rec.plugin, rec.distribution, rec.params, rec.meta) == ("mine", None, {"scale": 1.0}, {"reference": "none"})
