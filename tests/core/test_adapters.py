@@ -1,0 +1,139 @@
+"""Model adapters over classifiers and causal LMs; bad input gives clear errors; the model is untouched."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+
+import pytest
+import torch
+
+from interpreto_core import InputError, ModelAdapter
+
+
+def test_classifier_scores_from_embeddings_match_the_model(classifier, tokenizer):
+    ad = ModelAdapter(classifier, tokenizer)
+    assert ad.kind == "classifier"
+    enc = ad.encode("a quiet, moving film")
+    ids = torch.tensor([enc.input_ids])
+    logits = classifier(input_ids=ids).logits
+    emb = ad.embed(ids[0])[None]
+    mask = torch.ones_like(ids)
+    index = torch.tensor([[0, 2]])
+    with torch.no_grad():
+        for mode, expected in [
+            ("logits", logits),
+            ("softmax", logits.softmax(-1)),
+            ("log_softmax", logits.log_softmax(-1)),
+        ]:
+            got = ad.target_scores(emb, mask, index, mode=mode)
+            torch.testing.assert_close(got, expected[:, [0, 2]])
+
+
+@pytest.mark.parametrize("lm", ["causal_lm", "llama_lm"])
+def test_causal_lm_scores_only_the_needed_positions(lm, tokenizer, request):
+    model = request.getfixturevalue(lm)
+    ad = ModelAdapter(model, tokenizer)
+    assert ad.kind == "causal_lm"
+    enc = ad.encode("the cat sat on")
+    assert enc.input_ids[-1] != tokenizer.sep_token_id  # no trailing EOS on a prompt
+    ids = torch.tensor([list(enc.input_ids) + [2000, 2001]])
+    p = len(enc.input_ids)
+    with torch.no_grad():
+        full = model(input_ids=ids).logits.log_softmax(-1)
+        got = ad.target_scores(
+            ad.embed(ids[0])[None], torch.ones_like(ids), torch.tensor([[2000, 2001]]),
+            torch.tensor([[p - 1, p]]), mode="log_softmax",
+        )
+    torch.testing.assert_close(got[0], torch.stack([full[0, p - 1, 2000], full[0, p, 2001]]))
+
+
+def test_greedy_generation(causal_lm, tokenizer):
+    ad = ModelAdapter(causal_lm, tokenizer)
+    enc = ad.encode("once upon a time")
+    new = ad.generate(enc.input_ids, max_new_tokens=3)
+    ids = torch.tensor([enc.input_ids])
+    with torch.no_grad():
+        first = causal_lm(input_ids=ids).logits[0, -1].argmax().item()
+    assert len(new) == 3 and new[0] == first
+
+
+def test_model_kind_mismatch_is_a_clear_error(classifier, causal_lm, tokenizer):
+    with pytest.raises(InputError, match="is a classifier, but kind='causal_lm'"):
+        ModelAdapter(classifier, tokenizer, kind="causal_lm")
+    with pytest.raises(InputError, match="is a causal lm, but kind='classifier'"):
+        ModelAdapter(causal_lm, tokenizer, kind="classifier")
+    with pytest.raises(InputError, match="generation needs a causal LM"):
+        ModelAdapter(classifier, tokenizer).generate([101], max_new_tokens=2)
+
+
+def test_model_without_input_embeddings(tokenizer):
+    class NoEmbeddings(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(2, 2)
+
+        def get_input_embeddings(self):
+            raise NotImplementedError
+
+    with pytest.raises(InputError, match="exposes no input embeddings"):
+        ModelAdapter(NoEmbeddings(), tokenizer, kind="classifier")
+
+
+def test_bad_texts(classifier, causal_lm, tokenizer):
+    ad = ModelAdapter(classifier, tokenizer)
+    for bad in ["", "   \n"]:
+        with pytest.raises(InputError, match="empty text"):
+            ad.encode(bad)
+    with pytest.raises(InputError, match="must be strings"):
+        ad.encode(3)  # type: ignore[arg-type]
+    long_text = "word " * 200
+    with pytest.warns(UserWarning, match="truncated to the model's maximum of 64 tokens"):
+        enc = ad.encode(long_text)
+    assert len(enc.input_ids) == 64 and enc.input_ids[-1] == tokenizer.sep_token_id and enc.truncated
+    with pytest.raises(InputError, match="more than the model's maximum"):
+        ModelAdapter(causal_lm, tokenizer).encode(long_text)
+
+
+def test_device_and_dtype_are_explicit_and_never_changed(classifier, tokenizer):
+    with pytest.raises(InputError, match="does not move your model"):
+        ModelAdapter(classifier, tokenizer, device="meta")
+    with pytest.raises(InputError, match="does not cast your model"):
+        ModelAdapter(classifier, tokenizer, dtype=torch.float16)
+    ad = ModelAdapter(classifier, tokenizer, device="cpu", dtype=torch.float32)
+    assert ad.device == torch.device("cpu")
+
+
+def test_explaining_leaves_model_and_tokenizer_untouched(tokenizer, classifier):
+    import interpreto_core
+
+    model = copy.deepcopy(classifier).train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    vocab = len(tokenizer)
+    pad, special = tokenizer.pad_token, dict(tokenizer.special_tokens_map)
+    with pytest.warns(UserWarning, match="training mode"):
+        interpreto_core.explain(model, tokenizer, "fine", method="integrated_gradients", n_steps=4)
+    assert model.training  # restored
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert all(p.grad is None for p in model.parameters())
+    assert len(tokenizer) == vocab and tokenizer.pad_token == pad and dict(tokenizer.special_tokens_map) == special
+    assert model.get_input_embeddings().weight.shape[0] == vocab
+
+
+def test_tokenizer_without_mask_or_pad_uses_embedding_level_replacement(causal_lm, tokenizer, tmp_path):
+    # A GPT-2 style tokenizer without mask/pad token: masking falls back to the zero embedding.
+    from transformers import AutoTokenizer
+
+    tokenizer.save_pretrained(tmp_path)
+    bare = AutoTokenizer.from_pretrained(tmp_path, mask_token=None, pad_token=None)
+    assert bare.mask_token_id is None and bare.pad_token_id is None
+    ad = ModelAdapter(causal_lm, bare)
+    assert torch.equal(ad.baseline_vector("auto"), torch.zeros(causal_lm.config.n_embd))
+    with pytest.raises(InputError, match="has no mask token"):
+        ad.baseline_vector("mask")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        import interpreto_core
+
+        expl = interpreto_core.explain(causal_lm, bare, "hello there", method="occlusion", targets=" friend")[0]
+    assert expl.scores.shape[0] >= 1 and len(bare) == len(tokenizer)
