@@ -14,7 +14,7 @@ from interpreto_core import AttributionRecipe, GradientPlan, InputError, hookimp
 QUADRATURES = ("gauss_legendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid")
 
 
-def quadrature(n_steps: int, method: str) -> tuple[np.ndarray, np.ndarray]:
+def quadrature_rule(n_steps: int, method: str) -> tuple[np.ndarray, np.ndarray]:
     """Points in [0, 1] and weights of an ``n_steps`` rule."""
     if method == "gauss_legendre":
         x, w = np.polynomial.legendre.leggauss(n_steps)
@@ -32,17 +32,17 @@ def quadrature(n_steps: int, method: str) -> tuple[np.ndarray, np.ndarray]:
 class StraightLinePath:
     """Points b + a_k (x - b) at the quadrature nodes a_k; multipliers x - b."""
 
-    def __init__(self, n_steps: int = 50, method: str = "gauss_legendre") -> None:
-        if method not in QUADRATURES:
-            raise InputError(f"unknown quadrature {method!r}; choose one of {', '.join(QUADRATURES)}")
+    def __init__(self, n_steps: int = 50, quadrature: str = "gauss_legendre") -> None:
+        if quadrature not in QUADRATURES:
+            raise InputError(f"unknown quadrature {quadrature!r}; choose one of {', '.join(QUADRATURES)}")
         if not isinstance(n_steps, int) or n_steps < 1:
             raise InputError(f"n_steps must be a positive integer, got {n_steps!r}")
-        self.n_steps, self.method = n_steps, method
+        self.n_steps, self.quadrature = n_steps, quadrature
 
     def plan(self, inputs, baseline, *, generator) -> GradientPlan:  # noqa: ANN001 - torch is lazy
         import torch
 
-        alphas, weights = quadrature(self.n_steps, self.method)
+        alphas, weights = quadrature_rule(self.n_steps, self.quadrature)
         a = torch.tensor(alphas, dtype=inputs.dtype, device=inputs.device).reshape(-1, 1, 1)
         diff = inputs - baseline
         return GradientPlan(
