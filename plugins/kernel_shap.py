@@ -3,8 +3,9 @@
 Coalitions z are weighted by the Shapley kernel  pi(z) = (M - 1) / (C(M, |z|) |z| (M - |z|)),
 and the regression is constrained by efficiency:  sum_i phi_i = f(x) - f(empty).
 With ``n_samples >= 2**M`` every coalition is enumerated and the result is the exact Shapley
-value; otherwise coalitions are drawn from the kernel distribution (sizes with probability
-proportional to (M - 1) / (|z| (M - |z|)), paired with their complements) and weighted equally.
+value; otherwise whole coalition sizes are enumerated while the budget allows and the remaining
+sizes are sampled from the kernel distribution (probability proportional to
+(M - 1) / (|z| (M - |z|)), paired with their complements), as the shap library does.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ def shapley_kernel(n_elements: int, size: np.ndarray) -> np.ndarray:
 
 
 class ShapleyCoalitions:
-    """Full input, empty input, then coalitions (enumerated, or sampled from the Shapley kernel)."""
+    """Full input, empty input, then coalitions: whole sizes enumerated while the budget allows
+    (smallest and largest sizes first, where the kernel puts most weight), the rest sampled from
+    the kernel distribution over the remaining sizes (in complementary pairs), as shap does."""
 
     def __init__(self, n_samples: int = 200) -> None:
         if not isinstance(n_samples, int) or n_samples < 2:
@@ -33,32 +36,44 @@ class ShapleyCoalitions:
     def plan(self, n_elements: int, *, rng: np.random.Generator) -> PerturbationPlan:
         m = n_elements
         ends = np.vstack([np.ones(m), np.zeros(m)])
-        if m == 1 or 2**m <= self.n_samples:
-            coalitions = np.array([c for c in itertools.product((0.0, 1.0), repeat=m) if 0 < sum(c) < m])
-            coalitions = coalitions.reshape(-1, m)
-            weights = shapley_kernel(m, coalitions.sum(axis=1)) if len(coalitions) else np.zeros(0)
-            return PerturbationPlan(masks=np.vstack([ends, coalitions]), info={"weights": weights, "exact": True})
-        if self.n_samples < m + 2:
+        if m == 1:
+            return PerturbationPlan(masks=ends, info={"weights": np.zeros(0), "exact": True})
+        if self.n_samples < m + 2 and 2**m > self.n_samples:
             raise InputError(
                 f"kernel_shap needs n_samples >= n_elements + 2 = {m + 2} for {m} elements (got {self.n_samples}); "
                 "raise n_samples or use a coarser granularity"
             )
-        n_pairs = (self.n_samples - 2) // 2
-        sizes = np.arange(1, m)
-        p = (m - 1) / (sizes * (m - sizes))
-        drawn = rng.choice(sizes, size=n_pairs, p=p / p.sum())
-        half = np.zeros((n_pairs, m))
-        for row, s in enumerate(drawn):
-            half[row, rng.choice(m, size=s, replace=False)] = 1.0
-        rows = [half, 1.0 - half]
-        if (self.n_samples - 2) % 2:
-            extra = np.zeros((1, m))
-            extra[0, rng.choice(m, size=rng.choice(sizes, p=p / p.sum()), replace=False)] = 1.0
-            rows.append(extra)
-        coalitions = np.vstack(rows)
-        return PerturbationPlan(
-            masks=np.vstack([ends, coalitions]), info={"weights": np.ones(len(coalitions)), "exact": False}
-        )
+        budget = self.n_samples - 2
+        rows, weights = [], []
+        remaining = list(range(1, m))
+        for s in range(1, m // 2 + 1):
+            sizes = sorted({s, m - s})
+            count = sum(math.comb(m, k) for k in sizes)
+            if count > budget:
+                break
+            for k in sizes:
+                for subset in itertools.combinations(range(m), k):
+                    z = np.zeros(m)
+                    z[list(subset)] = 1.0
+                    rows.append(z)
+                    weights.append(shapley_kernel(m, np.array([k]))[0])
+                remaining.remove(k)
+            budget -= count
+        exact = not remaining
+        if remaining and budget > 0:
+            sizes = np.array(remaining)
+            mass = (m - 1) / (sizes * (m - sizes))  # kernel weight of all coalitions of each size
+            drawn = rng.choice(sizes, size=(budget + 1) // 2, p=mass / mass.sum())
+            sampled = []
+            for k in drawn:
+                z = np.zeros(m)
+                z[rng.choice(m, size=k, replace=False)] = 1.0
+                sampled += [z, 1.0 - z]
+            sampled = sampled[:budget]
+            rows += sampled
+            weights += [mass.sum() / len(sampled)] * len(sampled)
+        masks = np.vstack([ends, *rows]) if rows else ends
+        return PerturbationPlan(masks=masks, info={"weights": np.array(weights), "exact": exact})
 
 
 class ShapleyRegression:

@@ -36,8 +36,11 @@ def test_saliency_matches_captum(setup, classifier, tokenizer):
 
     _, _, x, forward = setup
     ref = Saliency(forward).attribute(x, target=TARGET, abs=False)[0].sum(-1)[1:-1]
-    ours = _ours(classifier, tokenizer, "saliency")
+    ours = _ours(classifier, tokenizer, "saliency", reduction="sum")
     torch.testing.assert_close(torch.tensor(ours, dtype=torch.float32), ref, rtol=1e-4, atol=1e-6)
+    grads = Saliency(forward).attribute(x, target=TARGET, abs=False)[0][1:-1]
+    normed = _ours(classifier, tokenizer, "saliency")  # default reduction: the L2 norm
+    torch.testing.assert_close(torch.tensor(normed, dtype=torch.float32), grads.norm(dim=-1), rtol=1e-4, atol=1e-6)
 
 
 def test_input_x_gradient_matches_captum(setup, classifier, tokenizer):
