@@ -1,0 +1,400 @@
+"""Views of explanations: self-contained HTML, a multi-method report page, curve plots, terminal colours.
+
+HTML is one file with inline CSS: no script, no CDN, no external font or image (plots are
+embedded as ``data:`` PNGs). Every piece of text that comes from the input, the model or the
+tokenizer goes through :func:`html.escape`, so an input like ``<script>alert(1)</script>`` shows
+as text and runs nothing. Colours follow a diverging scale centred at zero: blue for negative
+scores, white for zero, red for positive, saturated at the largest absolute score of the view
+(shown in the view's legend).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "explanation_html",
+    "explanation_fragment",
+    "explanation_terminal",
+    "report_html",
+    "save_report",
+    "plot_curves",
+    "score_color",
+]
+
+# Endpoints of the diverging scale (ColorBrewer RdBu ends), white at zero.
+_NEG = (33, 102, 172)
+_POS = (178, 24, 43)
+_WHITE = (255, 255, 255)
+
+_CSS = """
+.itp{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a1a1a;line-height:1.5;max-width:1200px}
+.itp h1{font-size:1.4em;margin:.4em 0}.itp h2{font-size:1.15em;margin:1em 0 .3em}
+.itp h3{font-size:1em;margin:.8em 0 .2em}
+.itp .itp-meta{color:#555;font-size:.85em;margin:.1em 0 .4em}
+.itp .itp-view{border:1px solid #ddd;border-radius:6px;padding:.6em .8em;margin:.5em 0;background:#fff}
+.itp .itp-text{white-space:pre-wrap;overflow-wrap:anywhere;font-size:1.05em;line-height:2}
+.itp .itp-el{border-radius:3px;padding:.1em .15em;margin:0 .02em;border:1px solid rgba(0,0,0,.08)}
+.itp .itp-legend{display:flex;align-items:center;gap:.5em;font-size:.8em;color:#444;margin:.4em 0}
+.itp .itp-bar{width:220px;height:12px;border:1px solid #999;border-radius:2px;
+ background:linear-gradient(to right,rgb(33,102,172),rgb(255,255,255),rgb(178,24,43))}
+.itp table{border-collapse:collapse;font-size:.85em;margin:.4em 0}
+.itp th,.itp td{border:1px solid #ddd;padding:.2em .45em;text-align:center}
+.itp th{background:#f4f4f4;font-weight:600}
+.itp .itp-matrix td{min-width:2.2em;font-variant-numeric:tabular-nums}
+.itp .itp-matrix th.itp-col{font-weight:500;max-width:7em;overflow-wrap:anywhere}
+.itp .itp-scroll{overflow-x:auto}
+.itp .itp-na{background:repeating-linear-gradient(45deg,#f2f2f2,#f2f2f2 4px,#e4e4e4 4px,#e4e4e4 8px);color:#aaa}
+.itp .itp-gen{background:#eef5ee;border-radius:3px;padding:0 .2em}
+.itp .itp-grid{display:grid;gap:.6em;grid-template-columns:repeat(auto-fit,minmax(280px,1fr))}
+.itp .itp-best{font-weight:700}
+.itp .itp-rand{color:#777;font-size:.9em}
+.itp details{font-size:.85em;margin-top:.3em}
+.itp img{max-width:100%;border:1px solid #eee}
+"""
+
+
+# -- colours ------------------------------------------------------------------------------------
+def score_color(value: float, vmax: float) -> tuple[int, int, int]:
+    """RGB of ``value`` on the diverging scale saturated at ``+-vmax`` (white at zero)."""
+    if not math.isfinite(value) or vmax <= 0:
+        return _WHITE
+    t = max(-1.0, min(1.0, value / vmax))
+    end = _POS if t > 0 else _NEG
+    a = abs(t)
+    return tuple(round(w + (e - w) * a) for w, e in zip(_WHITE, end, strict=True))  # type: ignore[return-value]
+
+
+def _css_color(value: float, vmax: float) -> str:
+    r, g, b = score_color(value, vmax)
+    fg = "#fff" if (0.299 * r + 0.587 * g + 0.114 * b) < 140 else "#111"
+    return f"background:rgb({r},{g},{b});color:{fg}"
+
+
+def _vmax(values: np.ndarray) -> float:
+    finite = np.abs(values[np.isfinite(values)])
+    return float(finite.max()) if finite.size else 0.0
+
+
+def _fmt(value: float) -> str:
+    return f"{value:+.3g}" if math.isfinite(value) else "n/a"
+
+
+def _legend(vmax: float) -> str:
+    return (
+        '<div class="itp-legend"><span>' + html.escape(_fmt(-vmax)) + '</span><span class="itp-bar"></span><span>'
+        + html.escape(_fmt(vmax)) + "</span><span>(blue: against the target, red: for it; white: 0)</span></div>"
+    )
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+# -- one explanation ----------------------------------------------------------------------------
+def _highlighted_text(expl: Any, row: np.ndarray, vmax: float, limit: int | None = None) -> str:
+    """The text with its elements coloured; gaps between elements kept as plain escaped text."""
+    n = limit if limit is not None else len(expl.elements)
+    spans = list(expl.spans[:n])
+
+    def chip(e: int) -> str:
+        title = f"{expl.elements[e]}: {_fmt(float(row[e]))}"
+        return (f'<span class="itp-el" style="{_css_color(float(row[e]), vmax)}" title="{_e(title)}">'
+                f"{_e(expl.elements[e])}</span>")
+
+    if any(s is None for s in spans):
+        return " ".join(chip(e) for e in range(n))
+    out, pos = [], 0
+    for e in sorted(range(n), key=lambda k: spans[k][0]):
+        start, end = spans[e]
+        if start < pos:  # overlapping spans (should not happen): show the element anyway
+            out.append(chip(e))
+            continue
+        out.append(_e(expl.text[pos:start]))
+        out.append(chip(e))
+        pos = end
+    out.append(_e(expl.text[pos:]))
+    return "".join(out)
+
+
+def _score_table(expl: Any, row: np.ndarray, n: int) -> str:
+    cells = "".join(f"<tr><td>{_e(expl.elements[e])}</td><td>{_e(_fmt(float(row[e])))}</td></tr>" for e in range(n))
+    return f"<details><summary>scores</summary><table><tr><th>element</th><th>score</th></tr>{cells}</table></details>"
+
+
+def _target_label(target: Any) -> str:
+    return f"{target.label} (#{target.index})"
+
+
+def _classifier_views(expl: Any) -> str:
+    views = []
+    for t, target in enumerate(expl.targets):
+        row = np.asarray(expl.scores[t], dtype=float)
+        vmax = _vmax(row)
+        views.append(
+            '<div class="itp-view">'
+            f'<div class="itp-meta">target <b>{_e(_target_label(target))}</b></div>'
+            f'<div class="itp-text">{_highlighted_text(expl, row, vmax)}</div>'
+            f"{_legend(vmax)}{_score_table(expl, row, len(expl.elements))}</div>"
+        )
+    return "".join(views)
+
+
+def _generation_view(expl: Any) -> str:
+    """The matrix generated tokens (rows, the targets) x elements (prompt elements, then generated tokens)."""
+    scores = np.asarray(expl.scores, dtype=float)
+    generated = expl.generated or (False,) * len(expl.elements)
+    n_prompt = len(expl.elements) - sum(generated)
+    # which cells can be non-zero: generated element j (token j) only influences targets after it
+    gen_index = np.cumsum(generated) - 1
+    visible = np.array([[not generated[e] or gen_index[e] < t for e in range(len(expl.elements))]
+                        for t in range(len(expl.targets))], dtype=bool)
+    vmax = _vmax(np.where(visible, scores, np.nan))
+    head = "".join(
+        f'<th class="itp-col{" itp-gen" if generated[e] else ""}">{_e(expl.elements[e])}</th>'
+        for e in range(len(expl.elements))
+    )
+    rows = []
+    for t, target in enumerate(expl.targets):
+        cells = []
+        for e in range(len(expl.elements)):
+            if not visible[t, e]:
+                cells.append('<td class="itp-na" title="cannot influence this token"></td>')
+                continue
+            v = float(scores[t, e])
+            title = f"{expl.elements[e]} -> {target.label}: {_fmt(v)}"
+            cells.append(f'<td style="{_css_color(v, vmax)}" title="{_e(title)}">{_e(f"{v:.2g}")}</td>')
+        rows.append(f'<tr><th class="itp-gen">{_e(target.label)}</th>{"".join(cells)}</tr>')
+    output = expl.output_text if expl.output_text is not None else "".join(t.label for t in expl.targets)
+    summed = np.where(visible[:, :n_prompt], scores[:, :n_prompt], 0.0).sum(0)
+    return (
+        '<div class="itp-view">'
+        f'<div class="itp-text"><b>prompt</b> {_e(expl.text)}<br><b>generated</b> '
+        f'<span class="itp-gen">{_e(output)}</span></div>'
+        '<div class="itp-meta">each row explains one generated token (log-probability by default) over the '
+        "prompt's elements and the tokens generated before it; hatched cells cannot influence that token</div>"
+        f'<div class="itp-scroll"><table class="itp-matrix"><tr><th>generated \\ element</th>{head}</tr>'
+        f'{"".join(rows)}</table></div>'
+        f"{_legend(vmax)}</div>"
+        '<div class="itp-view"><div class="itp-meta">prompt elements, scores summed over the generated tokens</div>'
+        f'<div class="itp-text">{_highlighted_text(expl, summed, _vmax(summed), limit=n_prompt)}</div>'
+        f"{_legend(_vmax(summed))}</div>"
+    )
+
+
+def explanation_fragment(expl: Any, *, heading: bool = True) -> str:
+    """An explanation as an HTML fragment (a ``div``; include :data:`_CSS` once in the page)."""
+    meta = f"{expl.method} · {expl.granularity} elements · {expl.model_kind.replace('_', ' ')}"
+    top = f'<h3>{_e(expl.method)}</h3><div class="itp-meta">{_e(meta)}</div>' if heading else ""
+    body = _generation_view(expl) if expl.model_kind == "causal_lm" else _classifier_views(expl)
+    return f"<div>{top}{body}</div>"
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head>"
+        f'<body><div class="itp">{body}</div></body></html>\n'
+    )
+
+
+def explanation_html(expl: Any) -> str:
+    """A self-contained HTML page for one :class:`~interpreto_core.Explanation` (``Explanation.to_html``).
+
+    Classifiers: one highlighted view of the text per target. Causal LMs: the generated text and the
+    matrix generated tokens x input elements. Inline CSS only; every token HTML-escaped.
+    """
+    return _page(f"interpreto: {expl.method}", explanation_fragment(expl))
+
+
+# -- several methods ----------------------------------------------------------------------------
+def _metric_table(metrics: Mapping[str, Mapping[str, Any]]) -> str:
+    """``metrics[method][metric] -> MetricResult``: methods as rows, metrics as columns, best in bold."""
+    names: list[str] = []
+    for per_method in metrics.values():
+        names += [m for m in per_method if m not in names]
+    best: dict[str, float] = {}
+    for name in names:
+        values = [(r.mean if r.higher_is_better else -r.mean) for per in metrics.values()
+                  if (r := per.get(name)) is not None and math.isfinite(r.mean)]
+        if values:
+            best[name] = max(values)
+    head = "".join(
+        f"<th>{_e(n)} {'↑' if _direction(metrics, n) else '↓'}</th>" for n in names
+    )
+    rows = []
+    for method, per in metrics.items():
+        cells = []
+        for name in names:
+            r = per.get(name)
+            if r is None:
+                cells.append("<td>–</td>")
+                continue
+            signed = r.mean if r.higher_is_better else -r.mean
+            cls = ' class="itp-best"' if name in best and math.isclose(signed, best[name]) else ""
+            cells.append(f"<td{cls}>{r.mean:.3f} <span class=\"itp-rand\">(random {r.random_mean:.3f})</span></td>")
+        rows.append(f"<tr><th>{_e(method)}</th>{''.join(cells)}</tr>")
+    return f"<table><tr><th>method</th>{head}</tr>{''.join(rows)}</table>"
+
+
+def _direction(metrics: Mapping[str, Mapping[str, Any]], name: str) -> bool:
+    for per in metrics.values():
+        if name in per:
+            return bool(per[name].higher_is_better)
+    return True
+
+
+def _png_tag(png: bytes, alt: str) -> str:
+    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
+
+
+def report_html(
+    explanations: Mapping[str, Sequence[Any]],
+    *,
+    metrics: Mapping[str, Mapping[str, Any]] | None = None,
+    plots: Sequence[bytes] = (),
+    title: str = "interpreto report",
+) -> str:
+    """A page comparing methods on the same texts.
+
+    Parameters
+    ----------
+    explanations:
+        ``{method name: explanations}``, the same texts in the same order for every method.
+    metrics:
+        ``{method name: {metric name: MetricResult}}`` shown as a table (mean, random baseline beside).
+    plots:
+        PNG images (e.g. from :func:`plot_curves`) embedded in the page.
+    """
+    methods = list(explanations)
+    n_texts = {len(v) for v in explanations.values()}
+    if len(n_texts) > 1:
+        raise ValueError(f"every method must explain the same texts; got {sorted(n_texts)} explanations")
+    parts = [f"<h1>{_e(title)}</h1>"]
+    if metrics:
+        parts.append("<h2>Faithfulness metrics</h2>"
+                     '<div class="itp-meta">mean over texts; the random-order baseline in grey; '
+                     "↑ higher is better, ↓ lower is better; best method in bold</div>")
+        parts.append(_metric_table(metrics))
+    for png in plots:
+        parts.append(_png_tag(png, "metric curves"))
+    n = n_texts.pop() if n_texts else 0
+    for i in range(n):
+        first = explanations[methods[0]][i]
+        parts.append(f"<h2>Text {i + 1}</h2>")
+        cells = []
+        for m in methods:
+            expl = explanations[m][i]
+            if expl.text != first.text:
+                raise ValueError(f"text {i} differs between methods {methods[0]!r} and {m!r}")
+            cells.append(f'<div><h3>{_e(m)}</h3>{explanation_fragment(expl, heading=False)}</div>')
+        parts.append(f'<div class="itp-grid">{"".join(cells)}</div>')
+    return _page(title, "".join(parts))
+
+
+def save_report(path: str | Path, explanations: Mapping[str, Sequence[Any]], **kwargs: Any) -> Path:
+    """Write :func:`report_html` to ``path``."""
+    path = Path(path)
+    path.write_text(report_html(explanations, **kwargs), encoding="utf-8")
+    return path
+
+
+# -- plots ----------------------------------------------------------------------------------------
+_XLABELS = {
+    "insertion": "fraction of elements inserted",
+    "deletion": "fraction of elements deleted",
+    "comprehensiveness": "top-k fraction deleted",
+    "sufficiency": "top-k fraction kept",
+}
+
+
+def plot_curves(results: Sequence[Any], *, path: str | Path | None = None, title: str | None = None) -> bytes:
+    """PNG of the mean curves of :class:`~interpreto_core.metrics.CurveResult` objects.
+
+    One panel per metric, one line per method (its area or AOPC in the legend) and the random
+    baseline dashed. Uses matplotlib's Agg canvas directly: no pyplot state, no GUI backend.
+    Returns the PNG bytes (also written to ``path`` if given).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    by_metric: dict[str, list[Any]] = {}
+    for r in results:
+        if not hasattr(r, "curves"):
+            raise ValueError(f"{r.metric} has no curves to plot")
+        by_metric.setdefault(r.metric, []).append(r)
+    if not by_metric:
+        raise ValueError("no curve results to plot")
+    fig = Figure(figsize=(5.2 * len(by_metric), 3.8), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(by_metric), squeeze=False)[0]
+    for ax, (metric, rs) in zip(axes, by_metric.items(), strict=True):
+        ys = []
+        for r in rs:
+            grid, y = r.mean_curve()
+            if metric in ("comprehensiveness", "sufficiency"):
+                grid = np.asarray(r.x[0])
+                y = np.mean([c.mean(0) for c in r.curves], axis=0)
+            ax.plot(grid, y, lw=1.8, label=f"{r.method} ({r.mean:.3f})")
+            ys.append(y)
+        r0 = rs[0]
+        grid, y = r0.mean_curve(random=True)
+        if metric in ("comprehensiveness", "sufficiency"):
+            grid = np.asarray(r0.x[0])
+            y = np.mean([c.mean(0) for c in r0.random_curves], axis=0)
+        ax.plot(grid, y, "k--", lw=1.4, label=f"random ({r0.random_mean:.3f})")
+        ax.set_xlabel(_XLABELS.get(metric, "fraction of elements"))
+        ax.set_ylabel(f"target score ({r0.parameters.get('mode', 'softmax')})")
+        ax.set_title(f"{metric} ({'higher' if r0.higher_is_better else 'lower'} is better)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    if title:
+        fig.suptitle(title)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    png = buf.getvalue()
+    if path is not None:
+        Path(path).write_bytes(png)
+    return png
+
+
+# -- terminal -----------------------------------------------------------------------------------
+def _printable(s: str) -> str:
+    """Control characters (ESC included) shown escaped, so a token cannot drive the terminal."""
+    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in s)
+
+
+def explanation_terminal(expl: Any, *, color: bool = True) -> str:
+    """The explanation as terminal text: elements on 24-bit background colours (or ``[score]`` tags)."""
+    lines = [f"{_printable(expl.method)} · {expl.granularity} · {_printable(expl.text)[:80]}"]
+    if expl.model_kind == "causal_lm" and expl.output_text is not None:
+        lines.append(f"  generated: {_printable(expl.output_text)}")
+    generated = expl.generated or (False,) * len(expl.elements)
+    for t, target in enumerate(expl.targets):
+        row = np.asarray(expl.scores[t], dtype=float)
+        vmax = _vmax(row)
+        chips = []
+        for e, el in enumerate(expl.elements):
+            if generated[e] and (np.cumsum(generated)[e] - 1) >= t:
+                continue
+            text = _printable(el)
+            if color:
+                r, g, b = score_color(float(row[e]), vmax)
+                fg = "97" if (0.299 * r + 0.587 * g + 0.114 * b) < 140 else "30"
+                chips.append(f"\x1b[48;2;{r};{g};{b}m\x1b[{fg}m{text}\x1b[0m")
+            else:
+                chips.append(f"{text}[{row[e]:+.2f}]")
+        lines.append(f"  {_printable(target.label)!s:>12} | " + " ".join(chips))
+    if color:
+        lines.append(f"  scale: \x1b[48;2;{_NEG[0]};{_NEG[1]};{_NEG[2]}m\x1b[97m against \x1b[0m "
+                     f"\x1b[48;2;{_POS[0]};{_POS[1]};{_POS[2]}m\x1b[97m for \x1b[0m the target (per row)")
+    return "\n".join(lines)
