@@ -1,0 +1,168 @@
+"""``interpreto explain``: explain texts with a local model folder, print, save HTML/JSON, score.
+
+Models are read from local folders only (``local_files_only=True``): no hub access is attempted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from ._errors import InputError
+
+__all__ = ["run_explain", "load_local_model", "read_texts"]
+
+#: texts per call of the explainer: large enough to pack batches, small enough for a live progress bar
+_CHUNK = 16
+
+
+def read_texts(texts: list[str], file: str | None) -> list[str]:
+    """Texts from the command line, then one per non-empty line of ``file`` (``-``: standard input)."""
+    out = list(texts or [])
+    if file:
+        if file == "-":
+            lines = sys.stdin.read().splitlines()
+        else:
+            path = Path(file)
+            if not path.is_file():
+                raise InputError(f"--file {file!r} is not a file")
+            lines = path.read_text(encoding="utf-8").splitlines()
+        out += [line.strip() for line in lines if line.strip()]
+    if not out:
+        raise InputError("nothing to explain: give texts as arguments or --file FILE (one text per line)")
+    return out
+
+
+def load_local_model(folder: str) -> tuple[Any, Any]:
+    """Model and tokenizer from a local folder (a causal LM or a sequence classifier, from its config)."""
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise InputError(
+            f"--model {folder!r} is not a local folder; interpreto explain loads models from disk only "
+            "(save one with model.save_pretrained(folder) and tokenizer.save_pretrained(folder))"
+        )
+    if not (path / "config.json").is_file():
+        raise InputError(f"{folder!r} has no config.json: not a transformers model folder")
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
+
+    try:
+        config = AutoConfig.from_pretrained(path, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        architectures = getattr(config, "architectures", None) or []
+        causal = any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures)
+        loader = AutoModelForCausalLM if causal else AutoModelForSequenceClassification
+        model = loader.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot load a model and tokenizer from {folder!r}: {exc}") from exc
+    return model.eval(), tokenizer
+
+
+def _use_color(choice: str) -> bool:
+    if choice == "always":
+        return True
+    if choice == "never":
+        return False
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _metric_table(metrics: dict[str, dict[str, Any]]) -> str:
+    names: list[str] = []
+    for per in metrics.values():
+        names += [n for n in per if n not in names]
+    width = max(len(m) for m in metrics)
+    head = f"{'method':<{width}}  " + "  ".join(f"{n + (' ↑' if _higher(metrics, n) else ' ↓'):>26}" for n in names)
+    lines = [head]
+    for method, per in metrics.items():
+        cells = []
+        for n in names:
+            r = per.get(n)
+            cells.append(f"{'-':>26}" if r is None else f"{f'{r.mean:.4f} (random {r.random_mean:.4f})':>26}")
+        lines.append(f"{method:<{width}}  " + "  ".join(cells))
+    return "\n".join(lines)
+
+
+def _higher(metrics: dict[str, dict[str, Any]], name: str) -> bool:
+    return next(per[name].higher_is_better for per in metrics.values() if name in per)
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    """Run ``interpreto explain`` with parsed ``args``; returns the exit status."""
+    from tqdm.auto import tqdm
+
+    from ._attribution import Explainer
+    from .visualization import explanation_terminal, plot_curves, report_html
+
+    texts = read_texts(args.texts, args.file)
+    methods = list(dict.fromkeys(args.method or ["lime"]))
+    metric_names = list(dict.fromkeys(args.metric or []))
+    if args.plot and not metric_names:
+        raise InputError("--plot draws metric curves: add --metric insertion (and/or deletion)")
+    if metric_names:
+        from ._registry import get_registry
+
+        for name in metric_names:
+            get_registry().get("metric", name)  # unknown names fail before the model loads
+    model, tokenizer = load_local_model(args.model)
+    explainers = {
+        m: Explainer(model, tokenizer, method=m, granularity=args.granularity, batch_size=args.batch_size,
+                     seed=args.seed, max_new_tokens=args.max_new_tokens, progress=False)
+        for m in methods
+    }
+    kind = next(iter(explainers.values())).adapter.kind
+    if args.target and kind != "classifier":
+        raise InputError("--target picks classes of a classifier; a causal LM explains the tokens it generates")
+    targets = None
+    if args.target:
+        targets = args.target[0] if len(args.target) == 1 else [list(args.target)] * len(texts)
+
+    results: dict[str, list[Any]] = {}
+    total = len(texts) * len(methods)
+    with tqdm(total=total, desc="explaining", unit="text", disable=None if total > 1 else True,
+              leave=False) as bar:
+        for m, explainer in explainers.items():
+            results[m] = []
+            for start in range(0, len(texts), _CHUNK):
+                chunk = texts[start : start + _CHUNK]
+                chunk_targets = targets[start : start + _CHUNK] if isinstance(targets, list) else targets
+                results[m] += explainer.explain(chunk, chunk_targets)
+                bar.update(len(chunk))
+
+    color = _use_color(args.color)
+    for i in range(len(texts)):
+        for m in methods:
+            print(explanation_terminal(results[m][i], color=color))
+        print()
+
+    metrics: dict[str, dict[str, Any]] = {}
+    if metric_names:
+        from .metrics import evaluate
+
+        for m in methods:
+            metrics[m] = evaluate(model, tokenizer, results[m], metrics=metric_names)
+        print(_metric_table(metrics))
+
+    plots = []
+    if args.plot or args.html:
+        curves = [r for per in metrics.values() for r in per.values() if hasattr(r, "curves")]
+        if curves:
+            plots.append(plot_curves(curves, path=args.plot))
+    if args.html:
+        Path(args.html).write_text(report_html(results, metrics=metrics, plots=plots,
+                                               title=f"interpreto explain: {Path(args.model).name}"),
+                                   encoding="utf-8")
+        print(f"wrote {args.html}", file=sys.stderr)
+    if args.json_out:
+        data = {
+            "model": str(args.model),
+            "explanations": {m: [e.to_json() for e in ex] for m, ex in results.items()},
+            "metrics": {m: {n: r.to_json() for n, r in per.items()} for m, per in metrics.items()},
+        }
+        Path(args.json_out).write_text(json.dumps(data, indent=1), encoding="utf-8")
+        print(f"wrote {args.json_out}", file=sys.stderr)
+    if args.plot:
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
