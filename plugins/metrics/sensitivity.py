@@ -22,11 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from interpreto_core import InputError, ModelAdapter, hookimpl
+from interpreto_core import InputError, hookimpl
 
 
 def _noisy_adapter_class() -> type:
     import torch
+
+    from interpreto_core import ModelAdapter
 
     class NoisyEmbeddingAdapter(ModelAdapter):
         """A ModelAdapter whose ``embed`` adds a fixed perturbation, reproducible per token sequence."""
