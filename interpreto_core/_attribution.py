@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata as md
+import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -336,7 +337,8 @@ class Explainer:
 
     # -- batching ---------------------------------------------------------------------------------
     def _rng(self, p: _Prepared) -> np.random.Generator:
-        return np.random.default_rng([self.engine_params["seed"], p.index])
+        # Seeded by the text itself, not its position: a text gets the same result alone or in a batch.
+        return np.random.default_rng([self.engine_params["seed"], zlib.crc32(p.encoding.text.encode())])
 
     def _generator(self, p: _Prepared) -> torch.Generator:
         return torch.Generator().manual_seed(int(self._rng(p).integers(2**62)))
