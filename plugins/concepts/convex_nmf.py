@@ -1,7 +1,7 @@
 """Convex NMF concepts (Ding, Li & Jordan, 2010): min ||A - Z W A||_F^2 with Z >= 0, W >= 0.
 
 Each concept D = W A is a non-negative combination of training rows, so it lies in their cone:
-concepts read as mixtures of real examples. Works on signed activations. Fit by overcomplete;
+concepts read as mixtures of real examples. Works on signed activations. Fit by overcomplete (multiplicative updates by default);
 codes of new rows by non-negative least squares with D fixed (FISTA); decode(z) = z D.
 """
 
@@ -16,15 +16,15 @@ class ConvexNMF(NonNegativeLearner):
 
     name = "convex_nmf"
 
-    def __init__(self, *, n_concepts: int = 20, seed: int = 0, max_iter: int = 500) -> None:
+    def __init__(self, *, n_concepts: int = 20, seed: int = 0, solver: str = "mu", max_iter: int = 500) -> None:
         super().__init__(n_concepts=n_concepts, seed=seed)
-        self.max_iter = max_iter
+        self.solver, self.max_iter = solver, max_iter
 
     def _fit(self, a, *, progress=None):
         import torch
         from overcomplete.optimization import ConvexNMF as OcConvexNMF
 
-        _, d = OcConvexNMF(nb_concepts=self.n_concepts, solver="pgd").fit(a, max_iter=self.max_iter)
+        _, d = OcConvexNMF(nb_concepts=self.n_concepts, solver=self.solver).fit(a, max_iter=self.max_iter)
         self.components = torch.as_tensor(d, dtype=torch.float32).detach()
 
 

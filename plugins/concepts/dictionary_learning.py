@@ -16,7 +16,7 @@ class DictionaryLearning(NonNegativeLearner):
     name = "dictionary_learning"
     nonnegative_codes = False
 
-    def __init__(self, *, n_concepts: int = 20, seed: int = 0, alpha: float = 1.0, max_iter: int = 100,
+    def __init__(self, *, n_concepts: int = 20, seed: int = 0, alpha: float = 1.0, max_iter: int = 10,
                  batch_size: int = 256) -> None:
         super().__init__(n_concepts=n_concepts, seed=seed)
         self.alpha, self.max_iter, self.batch_size = alpha, max_iter, batch_size
