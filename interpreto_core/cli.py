@@ -51,6 +51,14 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return run_explain(args)
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    report = run_demo(args.out, generation=not args.no_generation, concepts=not args.no_concepts)
+    print(report)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="interpreto", description="Explain HuggingFace transformer models.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -61,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plugins", help="list plugins, loaded or failed")
     p.add_argument("--json", action="store_true", help="JSON records")
     p.set_defaults(func=_cmd_plugins)
+    p = sub.add_parser("demo", help="explain real embedded models offline and write one HTML report")
+    p.add_argument("--out", default="interpreto-demo", help="output folder (default: ./interpreto-demo)")
+    p.add_argument("--no-generation", action="store_true", help="skip the causal LM part")
+    p.add_argument("--no-concepts", action="store_true", help="skip the concept part")
+    p.set_defaults(func=_cmd_demo)
     p = sub.add_parser("explain", help="explain texts with a local model folder")
     p.add_argument("texts", nargs="*", help="texts to explain")
     p.add_argument("--file", help="a file with one text per line")
