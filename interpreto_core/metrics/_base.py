@@ -75,6 +75,9 @@ class CurveMetric:
         check_common(n_random=n_random, seed=seed, mode=mode, batch_size=batch_size)
         self.n_random, self.seed, self.baseline = n_random, seed, baseline
         self.mode, self.batch_size, self.progress = mode, batch_size, progress
+        # random curves per (text, target): reusing one metric object across methods on the same
+        # texts computes the random baseline once
+        self._random_cache: dict = {}
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -99,7 +102,7 @@ class CurveMetric:
         curves = order_curves(
             explanations, model=model, tokenizer=tokenizer, masks_for=self.masks_for, n_random=self.n_random,
             seed=self.seed, baseline=self.baseline, mode=self.mode, batch_size=self.batch_size,
-            progress=self.progress, desc=self.name,
+            progress=self.progress, desc=self.name, random_cache=self._random_cache,
         )
         values, random_values, xs, method_curves, random_curves = [], [], [], [], []
         for i in range(len(curves.items)):

@@ -65,11 +65,14 @@ def order_curves(
     batch_size: int = 64,
     progress: bool | None = None,
     desc: str = "metric",
+    random_cache: dict[Any, tuple[np.ndarray, float]] | None = None,
 ) -> OrderCurves:
     """Score the masks of ``masks_for`` along each target's method order and ``n_random`` random orders.
 
     One extra row per target scores the unperturbed input. Everything runs in one packed stream of
-    forward passes of ``batch_size`` rows.
+    forward passes of ``batch_size`` rows. ``random_cache`` (owned by the caller, for one
+    ``masks_for``) keeps the random curve and full score of each (text, target, position in the
+    list): comparing several methods on the same texts then computes the random baseline once.
     """
     from .._adapters import adapt
 
@@ -89,16 +92,33 @@ def order_curves(
             masks, x = masks_for(method_order(item, t), visible)
             jobs.append(MaskJob(item=k, target=t, masks=masks))
             m_job = len(jobs) - 1
-            r_jobs = []
-            for order in random_orders(item, t, n=n_random, seed=seed):
-                jobs.append(MaskJob(item=k, target=t, masks=masks_for(order, visible)[0]))
-                r_jobs.append(len(jobs) - 1)
+            key = _cache_key(item, t, n_random, seed, baseline, mode)
+            r_jobs: list[int] | tuple[np.ndarray, float] = []
+            if random_cache is not None and key in random_cache:
+                r_jobs = random_cache[key]
+            else:
+                for order in random_orders(item, t, n=n_random, seed=seed):
+                    jobs.append(MaskJob(item=k, target=t, masks=masks_for(order, visible)[0]))
+                    r_jobs.append(len(jobs) - 1)
             jobs.append(MaskJob(item=k, target=t, masks=np.ones((1, item.n_elements))))
             layout[-1].append((m_job, r_jobs, len(jobs) - 1))
             xs[-1].append(np.asarray(x, dtype=np.float64))
     scores = score_masks(adapter, items, jobs, baseline=baseline, mode=mode, batch_size=batch_size,
                          progress=progress, desc=desc)
     method = [[scores[m] for m, _, _ in per] for per in layout]
-    random = [[np.mean([scores[r] for r in rs], axis=0) for _, rs, _ in per] for per in layout]
+    random = [
+        [rs[0] if isinstance(rs, tuple) else np.mean([scores[r] for r in rs], axis=0) for _, rs, _ in per]
+        for per in layout
+    ]
     full = [np.array([scores[f][0] for _, _, f in per]) for per in layout]
+    if random_cache is not None:
+        for k, item in enumerate(items):
+            for t in range(item.n_targets):
+                random_cache[_cache_key(item, t, n_random, seed, baseline, mode)] = (random[k][t], full[k][t])
     return OrderCurves(items=items, x=xs, method=method, random=random, full=full)
+
+
+def _cache_key(item: MetricItem, t: int, n_random: int, seed: int, baseline: str, mode: str) -> tuple:
+    # random orders depend on the text's position in the list (item.index), the target and the seed
+    return (item.index, item.ids, item.target_index[t], item.target_position[t], item.visible[t].tobytes(),
+            n_random, seed, baseline, mode)

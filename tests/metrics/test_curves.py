@@ -134,3 +134,24 @@ def test_mismatched_explanation_is_refused(classifier, tokenizer, occlusion_expl
         evaluate(classifier, tokenizer, [wrong], metrics=["insertion"])
     with pytest.raises(InputError, match="non-empty"):
         evaluate(classifier, tokenizer, [], metrics=["insertion"])
+
+
+def test_random_baseline_is_computed_once_per_metric_object(classifier, tokenizer, occlusion_expls, monkeypatch):
+    """Reusing one metric object across methods on the same texts reuses the random curves."""
+    from interpreto_core import explain
+    from interpreto_core.metrics import _curves
+    from interpreto_plugins.metrics.deletion import Deletion
+
+    saliency = explain(classifier, tokenizer, [e.text for e in occlusion_expls], method="saliency")
+    rows = []
+    real = _curves.score_masks
+    monkeypatch.setattr(_curves, "score_masks",
+                        lambda a, i, jobs, **k: rows.append(sum(len(j.masks) for j in jobs)) or real(a, i, jobs, **k))
+    metric = Deletion(n_random=2)
+    first = metric.compute(occlusion_expls, model=classifier, tokenizer=tokenizer)
+    second = metric.compute(saliency, model=classifier, tokenizer=tokenizer)
+    alone = Deletion(n_random=2).compute(saliency, model=classifier, tokenizer=tokenizer)
+    np.testing.assert_allclose(second.random_values, alone.random_values)
+    np.testing.assert_allclose(second.values, alone.values)
+    np.testing.assert_allclose(first.random_values, alone.random_values)
+    assert rows[1] < rows[2] / 2  # the second run scored only the method's curves (and full inputs)
