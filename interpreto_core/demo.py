@@ -43,7 +43,7 @@ def _attribution_section(methods: Sequence[str], n_texts: int, out: Path) -> tup
         metrics[method] = evaluate(model, tokenizer, explanations[method])
         _log(f"{method}: {timings[method]:.1f} s for {len(texts)} sentences")
     curves = [metrics[m]["deletion"] for m in methods]
-    png = plot_curves(curves, path=out / "deletion_curves.png", title="Deletion curves (lower area = more faithful)")
+    png = plot_curves(curves, path=out / "deletion_curves.png")
     page = report_html(explanations, metrics=metrics, plots=[png], title="Sentiment (MiniLM fine-tuned on SST-2)")
     return _body(page), {"timings_s": timings, "texts": texts}
 
