@@ -33,12 +33,16 @@ _LAZY = {
     "Target": "._adapters",
     "Encoding": "._adapters",
     "Elements": "._elements",
+    "evaluate": ".metrics",
+    "MetricResult": ".metrics",
+    "CurveResult": ".metrics",
 }
 
 __all__ = [
     "KINDS",
     "AmbiguousNameError",
     "AttributionRecipe",
+    "CurveResult",
     "Elements",
     "Encoding",
     "Explainer",
@@ -47,6 +51,7 @@ __all__ = [
     "InputError",
     "InterpretoError",
     "InvalidPartError",
+    "MetricResult",
     "ModelAdapter",
     "PartRecord",
     "PerturbationPlan",
@@ -58,6 +63,7 @@ __all__ = [
     "UnknownNameError",
     "UnknownParameterError",
     "__version__",
+    "evaluate",
     "explain",
     "get_registry",
     "hookimpl",
