@@ -59,6 +59,20 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .pipeline import Pipeline
+
+    overrides = {"model": {"path": args.model}} if args.model else None
+    pipeline = Pipeline.from_toml(args.pipeline, overrides=overrides)
+    print(f"pipeline {args.pipeline}: valid ({len(pipeline.attributions)} attribution, {len(pipeline.metrics)} metric, "
+          f"{len(pipeline.concepts)} concept steps)", file=sys.stderr)
+    if args.check:
+        return 0
+    result = pipeline.run(args.out)
+    print(result.report)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="interpreto", description="Explain HuggingFace transformer models.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -74,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-generation", action="store_true", help="skip the causal LM part")
     p.add_argument("--no-concepts", action="store_true", help="skip the concept part")
     p.set_defaults(func=_cmd_demo)
+    p = sub.add_parser("run", help="validate then run a pipeline file (TOML)")
+    p.add_argument("pipeline", help="the pipeline file")
+    p.add_argument("--out", help="output folder (default: the file's [output] dir, else ./interpreto-out)")
+    p.add_argument("--model", help="use this local model folder instead of the file's [model]")
+    p.add_argument("--check", action="store_true", help="only validate the file")
+    p.set_defaults(func=_cmd_run)
     p = sub.add_parser("explain", help="explain texts with a local model folder")
     p.add_argument("texts", nargs="*", help="texts to explain")
     p.add_argument("--file", help="a file with one text per line")

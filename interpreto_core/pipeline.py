@@ -1,0 +1,416 @@
+"""Pipelines: a TOML file (or a dict) naming a model, a data set and steps from any plugin.
+
+```toml
+[model]
+embedded = "sentiment"            # or: path = "./my-model-folder"  (+ kind = "classifier" | "causal_lm")
+
+[data]
+path = "reviews.tsv"              # CSV / TSV / JSONL, relative to this file; or: texts = ["...", "..."]
+column = "sentence"
+limit = 20
+
+[[attribution]]
+method = "lime"                   # a registered method, or: recipe = { perturbator = "sobol", aggregator = "lime_regression" }
+granularity = "word"
+params = { n_samples = 100 }
+
+[[metric]]
+name = "deletion"
+
+[[concepts]]                      # handled by interpreto_core.concepts (see docs/pipelines.md)
+split = 3
+learner = "nmf"
+```
+
+Everything is validated before any model is loaded; errors name the file, the key and the choices.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ._errors import InterpretoError, UnknownNameError
+from ._parts import AttributionRecipe
+from ._registry import Registry, get_registry
+
+__all__ = ["Pipeline", "PipelineError", "PipelineResult", "run_pipeline", "EMBEDDED_MODELS"]
+
+EMBEDDED_MODELS = ("sentiment", "smollm2")
+_ENGINE_PARAMS = ("batch_size", "seed", "mode", "baseline", "reduction", "max_new_tokens", "completeness_delta",
+                  "progress")
+_TOP_KEYS = {"model", "data", "attribution", "metric", "concepts", "output", "title"}
+
+
+class PipelineError(InterpretoError, ValueError):
+    """A pipeline file is invalid: the message names the file, the key and the choices."""
+
+
+def _fail(source: str, key: str, msg: str) -> PipelineError:
+    return PipelineError(f"{source}: {key}: {msg}")
+
+
+def _check_keys(source: str, where: str, table: Mapping[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise _fail(source, where, f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+
+
+@attrs.frozen(kw_only=True)
+class ModelSpec:
+    path: str | None = None
+    embedded: str | None = None
+    kind: str | None = None
+
+    def load(self) -> tuple[Any, Any]:
+        if self.embedded == "sentiment":
+            from .embedded import sentiment_classifier
+
+            return sentiment_classifier()
+        if self.embedded == "smollm2":
+            from .embedded import causal_lm
+
+            return causal_lm()
+        from .explain_command import load_local_model
+
+        return load_local_model(str(self.path))
+
+
+@attrs.frozen(kw_only=True)
+class DataSpec:
+    texts: tuple[str, ...] = ()
+    path: str | None = None
+    column: str | None = None
+    limit: int | None = None
+
+    def load(self, source: str) -> list[str]:
+        if self.path is None:
+            texts = list(self.texts)
+        else:
+            texts = read_texts(Path(self.path), column=self.column, source=source)
+        return texts[: self.limit] if self.limit else texts
+
+
+def read_texts(path: Path, *, column: str | None, source: str = "data") -> list[str]:
+    """Texts of a CSV / TSV / JSONL file (``column`` names the text field; default: the first)."""
+    suffix = path.suffix.lower()
+    texts: list[str] = []
+    if suffix == ".jsonl":
+        with path.open(encoding="utf-8") as f:
+            for line_no, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise _fail(source, "data.path", f"{path.name} line {line_no} is not JSON: {exc}") from exc
+                key = column or next(iter(row))
+                if key not in row:
+                    raise _fail(source, "data.column", f"{path.name} line {line_no} has no field {key!r}")
+                texts.append(str(row[key]))
+        return texts
+    if suffix not in (".csv", ".tsv"):
+        raise _fail(source, "data.path", f"unsupported file type {suffix!r}; use .csv, .tsv or .jsonl")
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ",")
+        fields = reader.fieldnames or []
+        key = column or (fields[0] if fields else None)
+        if key not in fields:
+            raise _fail(source, "data.column", f"{column!r} is not a column of {path.name}; columns: {', '.join(fields)}")
+        texts = [row[key] for row in reader if row.get(key)]
+    return texts
+
+
+@attrs.frozen(kw_only=True)
+class AttributionStep:
+    name: str
+    method: str | AttributionRecipe
+    granularity: str = "word"
+    targets: Any = None
+    params: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class MetricStep:
+    name: str
+    params: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class PipelineResult:
+    """Where a run wrote its outputs, and what it computed."""
+
+    out_dir: Path
+    report: Path
+    results: Path
+    plots: tuple[Path, ...]
+    explanations: dict[str, list[Any]]
+    metrics: dict[str, dict[str, Any]]
+    concepts: list[dict[str, Any]]
+    seconds: float
+
+
+@attrs.frozen(kw_only=True)
+class Pipeline:
+    """A validated pipeline. Build with :meth:`from_toml` / :meth:`from_dict`, run with :meth:`run`."""
+
+    model: ModelSpec
+    data: DataSpec
+    attributions: tuple[AttributionStep, ...] = ()
+    metrics: tuple[MetricStep, ...] = ()
+    concepts: tuple[dict[str, Any], ...] = ()
+    title: str = "interpreto pipeline"
+    out_dir: str | None = None
+    source: str = "<pipeline>"
+
+    # -- building -----------------------------------------------------------------------------------
+    @classmethod
+    def from_toml(cls, path: str | Path, *, registry: Registry | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> Pipeline:
+        """Read and validate a pipeline file (``overrides`` replaces top-level tables, e.g. the model)."""
+        path = Path(path)
+        if not path.is_file():
+            raise PipelineError(f"{path}: no such pipeline file")
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise PipelineError(f"{path}: not valid TOML: {exc}") from exc
+        data.update(overrides or {})
+        return cls.from_dict(data, registry=registry, source=str(path), base_dir=path.parent)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, registry: Registry | None = None, source: str = "<pipeline>",
+                  base_dir: str | Path = ".") -> Pipeline:
+        """Validate a pipeline given as a dict (the TOML structure)."""
+        reg = registry or get_registry()
+        base = Path(base_dir)
+        _check_keys(source, "top level", data, _TOP_KEYS)
+        model = _model_spec(data.get("model"), source, base)
+        texts = _data_spec(data.get("data"), source, base)
+        attributions = tuple(
+            _attribution_step(step, f"attribution[{i}]", source, reg) for i, step in enumerate(_list(data, "attribution"))
+        )
+        names = [s.name for s in attributions]
+        if len(set(names)) != len(names):
+            raise _fail(source, "attribution", f"two steps share a name ({names}); set name = '...' on one")
+        metrics = tuple(_metric_step(step, f"metric[{i}]", source, reg) for i, step in enumerate(_list(data, "metric")))
+        if metrics and not attributions:
+            raise _fail(source, "metric", "metrics score attributions: add an [[attribution]] step")
+        concepts = tuple(_list(data, "concepts"))
+        if concepts:
+            from .concepts.pipeline import validate_concept_step
+
+            for i, step in enumerate(concepts):
+                validate_concept_step(step, key=f"concepts[{i}]", source=source, registry=reg)
+        if not (attributions or concepts):
+            raise _fail(source, "top level", "no steps: add [[attribution]] and/or [[concepts]] tables")
+        output = data.get("output", {})
+        _check_keys(source, "output", output, {"dir"})
+        return cls(model=model, data=texts, attributions=attributions, metrics=metrics, concepts=concepts,
+                   title=str(data.get("title", "interpreto pipeline")), out_dir=output.get("dir"), source=source)
+
+    # -- running --------------------------------------------------------------------------------------
+    def run(self, out_dir: str | Path | None = None, *, progress: bool | None = None) -> PipelineResult:
+        """Load the model, run every step, write ``report.html``, ``results.json`` and plots into ``out_dir``."""
+        from . import explain
+        from .metrics import evaluate
+        from .visualization import _page, plot_curves, report_html
+
+        start = time.perf_counter()
+        out = Path(out_dir or self.out_dir or "interpreto-out")
+        out.mkdir(parents=True, exist_ok=True)
+        texts = self.data.load(self.source)
+        if not texts:
+            raise _fail(self.source, "data", "the data set has no texts")
+        model, tokenizer = self.model.load()
+        explanations: dict[str, list[Any]] = {}
+        for step in self.attributions:
+            params = dict(step.params)
+            if progress is not None:
+                params.setdefault("progress", progress)
+            explanations[step.name] = explain(model, tokenizer, texts, method=step.method,
+                                              granularity=step.granularity, targets=step.targets, **params)
+        metrics: dict[str, dict[str, Any]] = {name: {} for name in explanations}
+        for step in self.metrics:
+            for name, expls in explanations.items():
+                metrics[name].update(evaluate(model, tokenizer, expls, metrics=[step.name], **step.params))
+        plots = []
+        for metric in ("insertion", "deletion"):
+            results = [metrics[m][metric] for m in metrics if metric in metrics[m]]
+            if results:
+                path = out / f"{metric}_curves.png"
+                plot_curves(results, path=path)
+                plots.append(path)
+        sections = []
+        if explanations:
+            page = report_html(explanations, metrics={k: v for k, v in metrics.items() if v} or None,
+                               plots=[p.read_bytes() for p in plots], title=self.title)
+            sections.append(page[page.index('<div class="itp">') + 17 : page.rindex("</div></body>")])
+        concept_results = []
+        if self.concepts:
+            from .concepts.pipeline import run_concept_step
+
+            for i, step in enumerate(self.concepts):
+                html, summary = run_concept_step(step, model=model, tokenizer=tokenizer, texts=texts, out_dir=out,
+                                                 key=f"concepts[{i}]")
+                sections.append(html)
+                concept_results.append(summary)
+        seconds = time.perf_counter() - start
+        report = out / "report.html"
+        footer = f'<p class="itp-meta">{len(texts)} texts, {seconds:.1f} s. Pipeline: {self.source}</p>'
+        report.write_text(_page(self.title, "".join(sections) + footer), encoding="utf-8")
+        results = out / "results.json"
+        results.write_text(json.dumps({
+            "pipeline": self.source,
+            "texts": texts,
+            "explanations": {k: [e.to_json() for e in v] for k, v in explanations.items()},
+            "metrics": {m: {k: _metric_json(r) for k, r in d.items()} for m, d in metrics.items()},
+            "concepts": concept_results,
+            "seconds": seconds,
+        }, indent=1), encoding="utf-8")
+        return PipelineResult(out_dir=out, report=report, results=results, plots=tuple(plots),
+                              explanations=explanations, metrics=metrics, concepts=concept_results, seconds=seconds)
+
+
+def _metric_json(result: Any) -> Any:
+    to_json = getattr(result, "to_json", None)
+    if callable(to_json):
+        return to_json()
+    return {"mean": float(getattr(result, "mean", float("nan")))}
+
+
+def _list(data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    value = data.get(key, [])
+    if isinstance(value, Mapping):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        raise PipelineError(f"{key} must be a list of tables ([[{key}]])")
+    return value
+
+
+def _model_spec(table: Any, source: str, base: Path) -> ModelSpec:
+    if not isinstance(table, Mapping):
+        raise _fail(source, "model", "missing [model] table: give path = '<local folder>' or embedded = "
+                    + " | ".join(repr(m) for m in EMBEDDED_MODELS))
+    _check_keys(source, "model", table, {"path", "embedded", "kind"})
+    if ("path" in table) == ("embedded" in table):
+        raise _fail(source, "model", "give exactly one of path = '<local folder>' or embedded = '<name>'")
+    if "embedded" in table:
+        if table["embedded"] not in EMBEDDED_MODELS:
+            raise _fail(source, "model.embedded", f"unknown embedded model {table['embedded']!r}; choose "
+                        + ", ".join(EMBEDDED_MODELS))
+        return ModelSpec(embedded=table["embedded"], kind=table.get("kind"))
+    folder = (base / str(table["path"])).resolve()
+    if not (folder / "config.json").is_file():
+        raise _fail(source, "model.path", f"{folder} is not a local model folder (no config.json); models are "
+                    "never downloaded from a hub")
+    kind = table.get("kind")
+    if kind not in (None, "classifier", "causal_lm"):
+        raise _fail(source, "model.kind", f"{kind!r}; choose 'classifier' or 'causal_lm'")
+    return ModelSpec(path=str(folder), kind=kind)
+
+
+def _data_spec(table: Any, source: str, base: Path) -> DataSpec:
+    if not isinstance(table, Mapping):
+        raise _fail(source, "data", "missing [data] table: give path = '<csv/tsv/jsonl file>' or texts = [...]")
+    _check_keys(source, "data", table, {"path", "texts", "column", "limit"})
+    if ("path" in table) == ("texts" in table):
+        raise _fail(source, "data", "give exactly one of path = '<file>' or texts = [...]")
+    limit = table.get("limit")
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
+        raise _fail(source, "data.limit", f"must be a positive integer, got {limit!r}")
+    if "texts" in table:
+        texts = table["texts"]
+        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) and t.strip() for t in texts):
+            raise _fail(source, "data.texts", "must be a non-empty list of non-empty strings")
+        return DataSpec(texts=tuple(texts), limit=limit)
+    path = (base / str(table["path"])).resolve()
+    if not path.is_file():
+        raise _fail(source, "data.path", f"no such file: {path}")
+    if path.suffix.lower() not in (".csv", ".tsv", ".jsonl"):
+        raise _fail(source, "data.path", f"unsupported file type {path.suffix!r}; use .csv, .tsv or .jsonl")
+    return DataSpec(path=str(path), column=table.get("column"), limit=limit)
+
+
+def _accepted_params(recipe: AttributionRecipe, reg: Registry, source: str, key: str) -> set[str]:
+    first_kind = "perturbator" if recipe.family == "perturbation" else "gradient_method"
+    accepted = set(_ENGINE_PARAMS)
+    for kind, name, sub in ((first_kind, recipe.perturbator or recipe.gradient_method, first_kind),
+                            ("aggregator", recipe.aggregator, "aggregator")):
+        try:
+            accepted |= set(reg.get(kind, str(name)).params)
+        except UnknownNameError as exc:
+            raise _fail(source, f"{key}.recipe.{sub}", str(exc)) from exc
+    return accepted
+
+
+def _attribution_step(table: Mapping[str, Any], key: str, source: str, reg: Registry) -> AttributionStep:
+    _check_keys(source, key, table, {"method", "recipe", "name", "granularity", "targets", "params"})
+    from ._elements import GRANULARITIES
+
+    if ("method" in table) == ("recipe" in table):
+        raise _fail(source, key, "give exactly one of method = '<name>' or recipe = { perturbator|gradient_method, "
+                    "aggregator }")
+    if "method" in table:
+        try:
+            rec = reg.get("attribution", str(table["method"]))
+        except (UnknownNameError, KeyError) as exc:
+            raise _fail(source, f"{key}.method", str(exc)) from exc
+        method: str | AttributionRecipe = str(table["method"])
+        recipe = rec.obj
+        default_name = rec.name
+    else:
+        spec = table["recipe"]
+        if not isinstance(spec, Mapping):
+            raise _fail(source, f"{key}.recipe", "must be a table")
+        _check_keys(source, f"{key}.recipe", spec, {"perturbator", "gradient_method", "aggregator", "defaults"})
+        try:
+            recipe = AttributionRecipe(**spec)
+        except (TypeError, InterpretoError) as exc:
+            raise _fail(source, f"{key}.recipe", str(exc)) from exc
+        method = recipe
+        default_name = f"{recipe.perturbator or recipe.gradient_method}+{recipe.aggregator}"
+    accepted = _accepted_params(recipe, reg, source, key)
+    params = dict(table.get("params", {}))
+    unknown = sorted(set(params) - accepted)
+    if unknown:
+        raise _fail(source, f"{key}.params", f"{default_name} does not take {', '.join(unknown)}; it takes: "
+                    f"{', '.join(sorted(accepted))}")
+    granularity = table.get("granularity", "word")
+    if granularity not in GRANULARITIES:
+        raise _fail(source, f"{key}.granularity", f"{granularity!r}; choose one of {', '.join(GRANULARITIES)}")
+    return AttributionStep(name=str(table.get("name", default_name)), method=method, granularity=granularity,
+                           targets=table.get("targets"), params=params)
+
+
+def _metric_step(table: Mapping[str, Any], key: str, source: str, reg: Registry) -> MetricStep:
+    _check_keys(source, key, table, {"name", "params"})
+    if "name" not in table:
+        raise _fail(source, key, "missing name = '<metric>'")
+    try:
+        rec = reg.get("metric", str(table["name"]))
+    except (UnknownNameError, KeyError) as exc:
+        raise _fail(source, f"{key}.name", str(exc)) from exc
+    if rec.meta.get("scope") == "concepts":
+        raise _fail(source, f"{key}.name", f"{rec.name!r} is a concept metric: list it in a [[concepts]] step's metrics")
+    params = dict(table.get("params", {}))
+    unknown = sorted(set(params) - set(rec.params))
+    if unknown:
+        raise _fail(source, f"{key}.params", f"metric {rec.name!r} does not take {', '.join(unknown)}; it takes: "
+                    f"{', '.join(sorted(rec.params)) or 'nothing'}")
+    return MetricStep(name=rec.name, params=params)
+
+
+def run_pipeline(path: str | Path, *, out_dir: str | Path | None = None,
+                 overrides: Mapping[str, Any] | None = None) -> PipelineResult:
+    """Validate then run the pipeline file at ``path``."""
+    return Pipeline.from_toml(path, overrides=overrides).run(out_dir)
+
+
