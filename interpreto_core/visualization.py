@@ -99,6 +99,14 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+_WHITESPACE_SIGNS = str.maketrans({"\n": "⏎", "\r": "↵", "\t": "⇥", " ": "␣"})
+
+
+def _visible_token(token: str) -> str:
+    """A whitespace-only token ("\n", " ") drawn with visible signs, so its row or column is not blank."""
+    return token.translate(_WHITESPACE_SIGNS) if token and not token.strip() else token
+
+
 # -- one explanation ----------------------------------------------------------------------------
 def _highlighted_text(expl: Any, row: np.ndarray, vmax: float, limit: int | None = None) -> str:
     """The text with its elements coloured; gaps between elements kept as plain escaped text."""
@@ -159,7 +167,7 @@ def _generation_view(expl: Any) -> str:
                         for t in range(len(expl.targets))], dtype=bool)
     vmax = _vmax(np.where(visible, scores, np.nan))
     head = "".join(
-        f'<th class="itp-col{" itp-gen" if generated[e] else ""}">{_e(expl.elements[e])}</th>'
+        f'<th class="itp-col{" itp-gen" if generated[e] else ""}">{_e(_visible_token(expl.elements[e]))}</th>'
         for e in range(len(expl.elements))
     )
     rows = []
@@ -172,7 +180,7 @@ def _generation_view(expl: Any) -> str:
             v = float(scores[t, e])
             title = f"{expl.elements[e]} -> {target.label}: {_fmt(v)}"
             cells.append(f'<td style="{_css_color(v, vmax)}" title="{_e(title)}">{_e(f"{v:.2g}")}</td>')
-        rows.append(f'<tr><th class="itp-gen">{_e(target.label)}</th>{"".join(cells)}</tr>')
+        rows.append(f'<tr><th class="itp-gen">{_e(_visible_token(target.label))}</th>{"".join(cells)}</tr>')
     output = expl.output_text if expl.output_text is not None else "".join(t.label for t in expl.targets)
     summed = np.where(visible[:, :n_prompt], scores[:, :n_prompt], 0.0).sum(0)
     return (

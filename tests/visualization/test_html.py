@@ -101,3 +101,14 @@ def test_other_granularities(classifier, tokenizer, granularity):
     page = expl.to_html()
     for el in expl.elements:
         assert html.escape(el) in page
+
+
+def test_whitespace_tokens_stay_visible_in_the_matrix(lm_expl):
+    import attrs
+
+    elements = lm_expl.elements[:-1] + ("\n",)
+    targets = list(lm_expl.targets)
+    targets[-1] = attrs.evolve(targets[-1], label=" ")
+    page = attrs.evolve(lm_expl, elements=elements, targets=targets).to_html()
+    matrix = page.split('class="itp-matrix"')[1]
+    assert ">⏎</th>" in matrix and ">␣</th>" in matrix
