@@ -1,8 +1,10 @@
 """Faithfulness of every attribution method on the real MiniLM SST-2 classifier, against random.
 
 Explains the first N (default 100) SST-2 dev sentences (/work/shared/data/sst2/dev.tsv, else the
-copy shipped in interpreto_core/data) with every registered attribution method (default
-parameters, word granularity, the predicted class as target) and scores each method with
+copy shipped in interpreto_core/data) with every registered attribution method (word
+granularity, the predicted class as target; default parameters except the sample budgets in
+BUDGETS, cut so that the run fits a shared 2-core machine; ``--default-budgets`` lifts them),
+cheapest methods first, and scores each method with
 insertion, deletion (10 steps per curve), comprehensiveness and sufficiency (softmax probability,
 [MASK] baseline), beside the random-order baseline (3 random orders per text, averaged; the same
 metric objects serve every method, so the random curves are computed once).
@@ -23,6 +25,22 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = ("insertion", "deletion", "comprehensiveness", "sufficiency")
+# Sample budgets used for the table (defaults: lime/kernel_shap 200, bernoulli_lime 100, sobol 32,
+# integrated_gradients 50 steps, smoothgrad/vargrad/squaregrad/gradient_shap 20).
+BUDGETS = {
+    "lime": {"n_samples": 64},
+    "kernel_shap": {"n_samples": 64},
+    "bernoulli_lime": {"n_samples": 64},
+    "sobol": {"n_samples": 8},
+    "integrated_gradients": {"n_steps": 16},
+    "smoothgrad": {"n_samples": 8},
+    "vargrad": {"n_samples": 8},
+    "squaregrad": {"n_samples": 8},
+    "gradient_shap": {"n_samples": 8},
+}
+# cheapest first, so that a run cut short still covers most methods
+ORDER = ("saliency", "input_x_gradient", "occlusion", "integrated_gradients", "smoothgrad", "vargrad",
+         "squaregrad", "gradient_shap", "bernoulli_lime", "lime", "kernel_shap", "sobol")
 
 
 def load_texts(limit: int) -> list[str]:
@@ -42,6 +60,7 @@ def main() -> None:
     parser.add_argument("--n-random", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--n-steps", type=int, default=10, help="points per insertion/deletion curve")
+    parser.add_argument("--default-budgets", action="store_true", help="run every method with its default budget")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = parser.parse_args()
 
@@ -55,6 +74,7 @@ def main() -> None:
     model, tokenizer = sentiment_classifier()
     texts = load_texts(args.limit)
     methods = args.methods or [r.name for r in list_methods("attribution")]
+    methods = sorted(methods, key=lambda m: ORDER.index(m) if m in ORDER else len(ORDER))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / "metrics_sst2.json"
@@ -69,7 +89,8 @@ def main() -> None:
     explanations: dict[str, list] = {}
     for method in methods:
         t0 = time.perf_counter()
-        expls = explain(model, tokenizer, texts, method=method, granularity="word", batch_size=64)
+        budget = {} if args.default_budgets else BUDGETS.get(method, {})
+        expls = explain(model, tokenizer, texts, method=method, granularity="word", batch_size=64, **budget)
         t_explain = time.perf_counter() - t0
         t0 = time.perf_counter()
         res = {name: m.compute(expls, model=model, tokenizer=tokenizer) for name, m in metrics.items()}
@@ -81,6 +102,7 @@ def main() -> None:
             "explain_seconds": round(t_explain, 1),
             "metric_seconds": round(t_metrics, 1),
             "n_texts": len(texts),
+            "budget": budget,
         }
         line = "  ".join(f"{n} {r.mean:.3f} (rnd {r.random_mean:.3f})" for n, r in res.items())
         print(f"{method:<22} explain {t_explain:6.1f}s  metrics {t_metrics:6.1f}s  {line}", flush=True)
@@ -102,12 +124,13 @@ def main() -> None:
 
 def markdown_table(table: dict[str, dict], *, n_texts: int) -> str:
     random_row = next(iter(table.values()))
-    head = "| method | insertion ↑ | deletion ↓ | comprehensiveness ↑ | sufficiency ↓ | explain s |"
-    lines = [head, "|---|---|---|---|---|---|"]
+    head = "| method | budget | insertion ↑ | deletion ↓ | comprehensiveness ↑ | sufficiency ↓ | explain s |"
+    lines = [head, "|---|---|---|---|---|---|---|"]
     for method, row in table.items():
-        lines.append(f"| {method} | " + " | ".join(f"{row[n]['mean']:.3f}" for n in METRICS)
+        budget = ", ".join(f"{k}={v}" for k, v in row.get("budget", {}).items()) or "default"
+        lines.append(f"| {method} | {budget} | " + " | ".join(f"{row[n]['mean']:.3f}" for n in METRICS)
                      + f" | {row['explain_seconds']} |")
-    lines.append("| *random order* | " + " | ".join(f"{random_row[n]['random_mean']:.3f}" for n in METRICS) + " | – |")
+    lines.append("| *random order* | | " + " | ".join(f"{random_row[n]['random_mean']:.3f}" for n in METRICS) + " | – |")
     return "\n".join(lines)
 
 
