@@ -1,0 +1,332 @@
+"""Read a data set of texts from CSV, TSV, JSONL or plain-text files, or from Python objects.
+
+Every row carries its id (the 1-based line number in the file where it starts, unless an id column
+is named) so that results can be matched to inputs and a resumed run can skip finished rows. A row
+that cannot be read (bad UTF-8, bad JSON, wrong number of fields, missing or empty text) becomes a
+:class:`BadRow` with its line number; readers never stop on one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .._errors import InputError
+
+__all__ = ["BadRow", "Row", "FORMATS", "read_rows", "count_rows"]
+
+FORMATS = ("csv", "tsv", "jsonl", "txt")
+_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "txt"}
+_TEXT_KEYS = ("text", "sentence", "content", "prompt")
+
+Column = str | int
+
+
+@attrs.frozen(kw_only=True)
+class Row:
+    """One text of a data set. ``id`` is an ``int`` (line number / position) or a ``str`` (id column)."""
+
+    id: int | str
+    text: str
+    line: int | None = None
+    target: Any = None
+
+
+@attrs.frozen(kw_only=True)
+class BadRow:
+    """A row that could not be read: where it is and why."""
+
+    line: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" if self.line is not None else "a row"
+        return f"{where}: {self.reason}"
+
+
+def _format_of(path: Path, format: str | None) -> str:
+    if format is not None:
+        if format not in FORMATS:
+            raise InputError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
+        return format
+    fmt = _SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(
+            f"cannot tell the format of {str(path)!r} from its suffix; name files .csv, .tsv, .jsonl or .txt, "
+            f"or pass format= one of {', '.join(FORMATS)}"
+        )
+    return fmt
+
+
+def _decoded_lines(path: Path, bad: list[BadRow], numbers: list[int]) -> Iterator[str]:
+    """The file's lines as text; an undecodable line becomes a BadRow and is left out."""
+    with path.open("rb") as f:
+        for n, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if n == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                bad.append(BadRow(line=n, reason=f"not valid UTF-8 ({exc.reason} at byte {exc.start})"))
+                continue
+            numbers.append(n)
+            yield line
+
+
+def _text_of(values: Any, columns: Sequence[Column], line: int | None) -> str | BadRow:
+    parts = []
+    for c in columns:
+        try:
+            v = values[c]
+        except (KeyError, IndexError):
+            return BadRow(line=line, reason=f"no column {c!r}")
+        if not isinstance(v, str):
+            return BadRow(line=line, reason=f"column {c!r} is {type(v).__name__}, not text")
+        parts.append(v)
+    text = " ".join(p.strip() for p in parts if p.strip())
+    if not text:
+        return BadRow(line=line, reason="empty text")
+    return text
+
+
+def _target_of(value: Any) -> Any:
+    if isinstance(value, str):
+        s = value.strip()
+        if s.lstrip("-").isdigit():
+            return int(s)
+        return value
+    return value
+
+
+def _columns(text_column: Column | Sequence[Column] | None) -> list[Column] | None:
+    if text_column is None:
+        return None
+    if isinstance(text_column, str | int):
+        return [text_column]
+    return list(text_column)
+
+
+def _read_delimited(
+    path: Path,
+    delimiter: str,
+    *,
+    header: bool,
+    text_column: list[Column] | None,
+    id_column: Column | None,
+    target_column: Column | None,
+) -> Iterator[Row | BadRow]:
+    bad: list[BadRow] = []
+    numbers: list[int] = []
+    reader = csv.reader(_decoded_lines(path, bad, numbers), delimiter=delimiter)
+    names: list[str] | None = None
+    width: int | None = None
+    used = 0
+    while True:
+        try:
+            fields = next(reader)
+            error = None
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            fields, error = None, str(exc)
+        yield from bad
+        bad.clear()
+        lines, used = numbers[used:], len(numbers)
+        line = lines[0] if lines else None
+        if error is not None:
+            yield BadRow(line=line, reason=f"unreadable {path.suffix[1:] or 'csv'} row: {error}")
+            continue
+        assert fields is not None
+        if not fields or (len(fields) == 1 and not fields[0].strip()):
+            continue  # blank line
+        if header and names is None:
+            names = [f.strip() for f in fields]
+            width = len(names)
+            as_name = lambda c: names[c] if isinstance(c, int) and -len(names) <= c < len(names) else c  # noqa: E731
+            text_column = [as_name(c) for c in text_column] if text_column is not None else None
+            id_column, target_column = (as_name(c) if c is not None else None for c in (id_column, target_column))
+            if text_column is None:
+                found = [k for k in _TEXT_KEYS if k in names]
+                if not found and len(names) != 1:
+                    raise InputError(
+                        f"{str(path)!r} has columns {names}; say which holds the text with text_column="
+                    )
+                text_column = [found[0] if found else names[0]]
+            for c in [*text_column, *(x for x in (id_column, target_column) if x is not None)]:
+                if c not in names:
+                    raise InputError(f"{str(path)!r} has no column {c!r}; its columns are {names}")
+            continue
+        if width is None:
+            width = len(fields)
+            if text_column is None:
+                if width != 1:
+                    raise InputError(
+                        f"{str(path)!r} has {width} columns and no header; give text_column= (a column index)"
+                    )
+                text_column = [0]
+        if len(fields) != width:
+            yield BadRow(line=line, reason=f"expected {width} fields, found {len(fields)}")
+            continue
+        values: Any = dict(zip(names, fields, strict=True)) if names is not None else fields
+        assert text_column is not None
+        text = _text_of(values, text_column, line)
+        if isinstance(text, BadRow):
+            yield text
+            continue
+        ident: int | str = line if line is not None else used
+        if id_column is not None:
+            ident = str(values[id_column]).strip()
+            if not ident:
+                yield BadRow(line=line, reason=f"empty id in column {id_column!r}")
+                continue
+        target = _target_of(values[target_column]) if target_column is not None else None
+        yield Row(id=ident, text=text, line=line, target=target)
+    yield from bad
+
+
+def _read_jsonl(
+    path: Path, *, text_column: list[Column] | None, id_column: Column | None, target_column: Column | None
+) -> Iterator[Row | BadRow]:
+    bad: list[BadRow] = []
+    numbers: list[int] = []
+    for raw in _decoded_lines(path, bad, numbers):
+        yield from bad
+        bad.clear()
+        line = numbers[-1]
+        if not raw.strip():
+            continue
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            yield BadRow(line=line, reason=f"invalid JSON ({exc})")
+            continue
+        yield _row_of(value, line, line, text_column=text_column, id_column=id_column, target_column=target_column)
+    yield from bad
+
+
+def _row_of(
+    value: Any,
+    default_id: int,
+    line: int | None,
+    *,
+    text_column: list[Column] | None,
+    id_column: Column | None,
+    target_column: Column | None,
+) -> Row | BadRow:
+    """A row from a string, a mapping or an ``(id, text)`` pair."""
+    if isinstance(value, str):
+        if text_column is not None:
+            return BadRow(line=line, reason="a bare string, but text_column was given")
+        return Row(id=default_id, text=value, line=line) if value.strip() else BadRow(line=line, reason="empty text")
+    if isinstance(value, tuple) and len(value) == 2 and text_column is None:
+        ident, text = value
+        if not isinstance(ident, int | str) or isinstance(ident, bool):
+            return BadRow(line=line, reason=f"an id must be an int or a string, got {type(ident).__name__}")
+        if not isinstance(text, str) or not text.strip():
+            return BadRow(line=line, reason="empty text" if isinstance(text, str) else "the text is not a string")
+        return Row(id=ident, text=text, line=line)
+    if not isinstance(value, dict):
+        return BadRow(line=line, reason=f"expected an object with a text field, got {type(value).__name__}")
+    columns = text_column
+    if columns is None:
+        found = [k for k in _TEXT_KEYS if k in value]
+        if not found:
+            return BadRow(line=line, reason=f"no text field (looked for {', '.join(_TEXT_KEYS)}; give text_column=)")
+        columns = [found[0]]
+    text = _text_of(value, columns, line)
+    if isinstance(text, BadRow):
+        return text
+    ident: Any = default_id
+    if id_column is not None:
+        if id_column not in value:
+            return BadRow(line=line, reason=f"no id field {id_column!r}")
+        ident = value[id_column]
+        if not isinstance(ident, int | str) or isinstance(ident, bool):
+            return BadRow(line=line, reason=f"an id must be an int or a string, got {type(ident).__name__}")
+    target = value.get(target_column) if target_column is not None else None
+    return Row(id=ident, text=text, line=line, target=target)
+
+
+def _read_txt(path: Path) -> Iterator[Row | BadRow]:
+    bad: list[BadRow] = []
+    numbers: list[int] = []
+    for raw in _decoded_lines(path, bad, numbers):
+        yield from bad
+        bad.clear()
+        text = raw.rstrip("\r\n")
+        if text.strip():
+            yield Row(id=numbers[-1], text=text, line=numbers[-1])
+    yield from bad
+
+
+def read_rows(
+    source: str | os.PathLike[str] | Iterable[Any],
+    *,
+    format: str | None = None,
+    text_column: Column | Sequence[Column] | None = None,
+    id_column: Column | None = None,
+    target_column: Column | None = None,
+    header: bool = True,
+) -> Iterator[Row | BadRow]:
+    """Rows of a data set, read lazily, as :class:`Row` or :class:`BadRow` (never raised).
+
+    Parameters
+    ----------
+    source:
+        A file (``.csv``, ``.tsv``, ``.jsonl``/``.ndjson``: one JSON object or string per line,
+        ``.txt``: one text per line), or an iterable of strings, ``(id, text)`` pairs or dicts.
+    format:
+        Force a file format (``csv``, ``tsv``, ``jsonl``, ``txt``) instead of the suffix's.
+    text_column:
+        The column (name, or index without header) holding the text; several are joined by a
+        space (e.g. ``["title", "description"]``). Default: ``text``, ``sentence``, ``content`` or
+        ``prompt``, or the only column.
+    id_column:
+        A column holding unique ids. Default: the row's line number in the file (1-based, the
+        header is line 1), or its position in an iterable (0-based).
+    target_column:
+        A column holding the target to explain (a class index for classifiers, a continuation
+        for causal LMs). Default: none (the predicted class / a greedy generation).
+    header:
+        CSV/TSV: whether the first line names the columns.
+    """
+    columns = _columns(text_column)
+    if isinstance(source, str | os.PathLike):
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise InputError(f"no data file {str(path)!r}")
+        fmt = _format_of(path, format)
+        if fmt in ("csv", "tsv"):
+            yield from _read_delimited(
+                path, "," if fmt == "csv" else "\t", header=header, text_column=columns,
+                id_column=id_column, target_column=target_column,
+            )
+        elif fmt == "jsonl":
+            yield from _read_jsonl(path, text_column=columns, id_column=id_column, target_column=target_column)
+        else:
+            if columns or id_column is not None or target_column is not None:
+                raise InputError("a .txt file has one text per line: it has no columns")
+            yield from _read_txt(path)
+        return
+    if not isinstance(source, Iterable):
+        raise InputError(f"source must be a file path or an iterable of texts, got {type(source).__name__}")
+    for i, value in enumerate(source):
+        yield _row_of(value, i, None, text_column=columns, id_column=id_column, target_column=target_column)
+
+
+def count_rows(source: Any) -> int | None:
+    """A quick upper bound on the number of rows (lines of a file, length of a sequence), for progress bars."""
+    if isinstance(source, str | os.PathLike):
+        try:
+            with open(source, "rb") as f:
+                return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b"")) or None
+        except OSError:
+            return None
+    if isinstance(source, Sequence):
+        return len(source)
+    return None
+

@@ -1,0 +1,386 @@
+"""Activations over a large data set, streamed to sharded files, and read back in mini-batches.
+
+:func:`collect_activation_shards` runs the concepts package's
+:func:`~interpreto_core.concepts.collect_activations` on ``shard_texts`` texts at a time and writes
+each result to a safetensors shard, so memory holds one shard, never the whole set. A
+``manifest.json`` written after each shard makes the collection resumable. :class:`ActivationShards`
+reads the shards back: all rows, a random sample, or shuffled mini-batches with a bounded buffer;
+:func:`fit_from_shards` trains a sparse autoencoder learner from those mini-batches.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+import zlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from .._errors import InputError
+
+__all__ = ["ActivationShards", "collect_activation_shards", "fit_from_shards", "read_texts"]
+
+MANIFEST = "manifest.json"
+
+
+def _point_dir(point: str) -> str:
+    return point.replace("/", "_")
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def collect_activation_shards(
+    split: Any,
+    texts: Iterable[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    granularity: str = "token",
+    reduce: str = "mean",
+    shard_texts: int = 1024,
+    batch_size: int = 32,
+    dtype: Any = None,
+    resume: bool = True,
+    progress: bool | None = None,
+) -> dict[str, ActivationShards]:
+    """Collect activations of every split point of ``split`` over ``texts`` into shards on disk.
+
+    Parameters
+    ----------
+    split:
+        A :class:`~interpreto_core.concepts.SplitModel`.
+    texts:
+        Any iterable of strings (read lazily: a generator over a file works).
+    out_dir:
+        Folder of the shards: ``<out_dir>/<split point>/shard-00000.safetensors`` (tensors
+        ``values (N, H)``, ``text_index (N,)`` = the text's position in ``texts``, ``spans (N, 2)``;
+        the units' strings in the metadata) and ``<out_dir>/manifest.json``.
+    granularity, reduce, batch_size, dtype:
+        As in :func:`~interpreto_core.concepts.collect_activations` (``dtype`` default float32).
+    shard_texts:
+        Texts per shard: memory holds this many texts' activations at a time.
+    resume:
+        If ``out_dir`` holds a manifest from an interrupted collection with the same settings,
+        skip the texts already collected (checked by a checksum of those texts) and go on.
+    progress:
+        Progress bar over texts (texts/s).
+
+    Returns
+    -------
+    ``{split point: ActivationShards}``.
+    """
+    import torch
+    from safetensors.torch import save_file
+    from tqdm.auto import tqdm
+
+    from ..concepts import collect_activations
+
+    dtype = torch.float32 if dtype is None else dtype
+    if not isinstance(shard_texts, int) or shard_texts < 1:
+        raise InputError(f"shard_texts must be a positive integer, got {shard_texts!r}")
+    if isinstance(texts, str):
+        raise InputError("texts must be an iterable of strings, not one string")
+    root = Path(out_dir).expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    settings = {
+        "format": 1, "granularity": granularity, "reduce": reduce, "dtype": str(dtype).removeprefix("torch."),
+        "split_points": list(split.split_points), "model": type(split.model).__name__,
+    }
+    manifest: dict[str, Any] = {"settings": settings, "n_texts": 0, "texts_crc32": 0, "shards": []}
+    path = root / MANIFEST
+    if path.exists():
+        old = json.loads(path.read_text(encoding="utf-8"))
+        if not resume:
+            raise InputError(f"{str(root)!r} already holds activation shards; pass resume=True or use another folder")
+        if old.get("settings") != settings:
+            raise InputError(
+                f"{str(root)!r} holds shards collected with other settings ({old.get('settings')}); "
+                "use another folder or the same settings"
+            )
+        manifest = old
+    skip, crc = manifest["n_texts"], 0
+    for point in split.split_points:
+        (root / _point_dir(point)).mkdir(exist_ok=True)
+    with tqdm(desc="activations", unit="text", dynamic_ncols=True,
+              disable=None if progress is None else not progress) as bar:
+        chunk: list[str] = []
+        position = 0
+        skipped: list[str] = []
+        sizes = [e["n_texts"] for e in manifest["shards"]]
+
+        def flush() -> None:
+            nonlocal chunk
+            acts = collect_activations(split, chunk, granularity=granularity, reduce=reduce,
+                                       batch_size=batch_size, dtype=dtype, progress=False)
+            index = len(manifest["shards"])
+            first = manifest["n_texts"]
+            entry: dict[str, Any] = {"index": index, "first_text": first, "n_texts": len(chunk), "files": {}}
+            for point, a in acts.items():
+                name = f"{_point_dir(point)}/shard-{index:05d}.safetensors"
+                tmp = root / f"{name}.{uuid.uuid4().hex}.tmp"
+                save_file(
+                    {"values": a.values.contiguous(),
+                     "text_index": torch.from_numpy(a.text_index.astype("int64") + first),
+                     "spans": torch.from_numpy(a.spans.astype("int64"))},
+                    str(tmp), metadata={"units": json.dumps(a.units, ensure_ascii=False)},
+                )
+                with tmp.open("rb") as f:
+                    os.fsync(f.fileno())
+                os.replace(tmp, root / name)
+                entry["files"][point] = {"file": name, "rows": len(a), "hidden": a.hidden_size}
+            manifest["shards"].append(entry)
+            manifest["n_texts"] = first + len(chunk)
+            manifest["texts_crc32"] = zlib.crc32("\n".join(chunk).encode(), manifest["texts_crc32"])
+            _write_json(path, manifest)  # the shard exists before the manifest names it
+            bar.update(len(chunk))
+            chunk = []
+
+        for text in texts:
+            if not isinstance(text, str):
+                raise InputError(f"text {position} is a {type(text).__name__}, not a string")
+            if position < skip:  # collected by an interrupted run: check it is the same data
+                skipped.append(text)
+                position += 1
+                if len(skipped) == sizes[0]:
+                    crc = zlib.crc32("\n".join(skipped).encode(), crc)
+                    skipped, sizes = [], sizes[1:]
+                if position == skip:
+                    if crc != manifest["texts_crc32"]:
+                        raise InputError(
+                            f"the first {skip} texts differ from those already collected in {str(root)!r}; "
+                            "use another folder"
+                        )
+                    bar.update(skip)
+                continue
+            chunk.append(text)
+            position += 1
+            if len(chunk) == shard_texts:
+                flush()
+        if position < skip:
+            raise InputError(f"{str(root)!r} already holds {skip} texts, but only {position} were given")
+        if chunk:
+            flush()
+    return {point: ActivationShards(root, split_point=point) for point in split.split_points}
+
+
+class ActivationShards:
+    """The activation shards of one split point in a folder written by :func:`collect_activation_shards`.
+
+    Parameters
+    ----------
+    folder:
+        The ``out_dir`` of the collection.
+    split_point:
+        Which split point (needed only when several were collected).
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], *, split_point: str | None = None) -> None:
+        self.folder = Path(folder).expanduser()
+        path = self.folder / MANIFEST
+        if not path.is_file():
+            raise InputError(f"{str(self.folder)!r} has no {MANIFEST}: not a folder of activation shards")
+        self.manifest = json.loads(path.read_text(encoding="utf-8"))
+        points = self.manifest["settings"]["split_points"]
+        if split_point is None:
+            if len(points) != 1:
+                raise InputError(f"{str(self.folder)!r} holds several split points ({', '.join(points)}); choose one")
+            split_point = points[0]
+        if split_point not in points:
+            raise InputError(f"no split point {split_point!r} in {str(self.folder)!r}; it has {', '.join(points)}")
+        self.split_point = split_point
+        self.files = [s["files"][split_point] for s in self.manifest["shards"]]
+        self.granularity: str = self.manifest["settings"]["granularity"]
+
+    def __len__(self) -> int:
+        return sum(f["rows"] for f in self.files)
+
+    @property
+    def n_shards(self) -> int:
+        return len(self.files)
+
+    @property
+    def hidden_size(self) -> int:
+        if not self.files:
+            raise InputError(f"{str(self.folder)!r} holds no shard yet")
+        return int(self.files[0]["hidden"])
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of activation values over all shards."""
+        return sum(os.path.getsize(self.folder / f["file"]) for f in self.files)
+
+    def shard(self, i: int) -> dict[str, Any]:
+        """Shard ``i``: ``values``, ``text_index``, ``spans`` tensors and ``units`` strings."""
+        from safetensors import safe_open
+
+        with safe_open(str(self.folder / self.files[i]["file"]), framework="pt") as f:
+            out: dict[str, Any] = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+            out["units"] = tuple(json.loads((f.metadata() or {}).get("units", "[]")))
+        return out
+
+    def values(self, i: int) -> Any:
+        """The ``(N, H)`` activation values of shard ``i`` (float32)."""
+        from safetensors import safe_open
+
+        with safe_open(str(self.folder / self.files[i]["file"]), framework="pt") as f:
+            return f.get_tensor("values").float()
+
+    def load(self) -> Any:
+        """All rows as one ``(N, H)`` float32 tensor (only when they fit in RAM)."""
+        import torch
+
+        return torch.cat([self.values(i) for i in range(self.n_shards)]) if self.files else torch.empty(0, 0)
+
+    def sample(self, n: int, *, seed: int = 0) -> Any:
+        """``n`` rows drawn uniformly without replacement, reading one shard at a time."""
+        import torch
+
+        total = len(self)
+        if not 0 < n <= total:
+            raise InputError(f"cannot sample {n} rows from {total}")
+        pick = torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:n].sort().values
+        out, start = [], 0
+        for i, f in enumerate(self.files):
+            lo, hi = torch.searchsorted(pick, torch.tensor([start, start + f["rows"]]))
+            if hi > lo:
+                out.append(self.values(i)[pick[lo:hi] - start])
+            start += f["rows"]
+        return torch.cat(out)
+
+    def batches(
+        self, batch_size: int, *, shuffle: bool = True, seed: int = 0, buffer_shards: int = 4, drop_last: bool = False
+    ) -> Iterator[Any]:
+        """Mini-batches ``(batch_size, H)`` over every row once (one epoch).
+
+        With ``shuffle``, shards are visited in a random order and rows are shuffled within a
+        buffer of ``buffer_shards`` shards: memory holds at most that many shards.
+        """
+        import torch
+
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
+        gen = torch.Generator().manual_seed(seed)
+        order = torch.randperm(self.n_shards, generator=gen).tolist() if shuffle else list(range(self.n_shards))
+        carry = None
+        for g in range(0, len(order), max(1, buffer_shards)):
+            parts = [self.values(i) for i in order[g : g + buffer_shards]]
+            if carry is not None:
+                parts.insert(0, carry)
+            buf = torch.cat(parts)
+            if shuffle:
+                buf = buf[torch.randperm(buf.shape[0], generator=gen)]
+            full = buf.shape[0] // batch_size * batch_size
+            for s in range(0, full, batch_size):
+                yield buf[s : s + batch_size]
+            carry = buf[full:] if full < buf.shape[0] else None
+        if carry is not None and not drop_last:
+            yield carry
+
+    def __repr__(self) -> str:
+        return (f"ActivationShards({str(self.folder)!r}, split_point={self.split_point!r}, rows={len(self)}, "
+                f"shards={self.n_shards})")
+
+
+def fit_from_shards(
+    learner: Any, shards: ActivationShards, *, buffer_shards: int = 4, progress: bool | None = None
+) -> Any:
+    """Train a sparse-autoencoder learner (``SAELearner``: ``sae``, ``topk_sae``, ...) from shards.
+
+    The same training as ``learner.fit(activations)`` — activations centred by their mean and
+    scaled so that their mean squared norm is the hidden size, Adam with gradient clipping at 1,
+    ``learner.epochs`` epochs of ``learner.batch_size`` rows — but the rows come from
+    :meth:`ActivationShards.batches`, so they need not fit in RAM. The mean and scale come from a
+    first streaming pass. Other learners (PCA, NMF, ...) fit in RAM: use ``shards.sample(n)``.
+
+    Returns the fitted learner (``save``/``encode`` as usual).
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from ..concepts import SAELearner
+
+    if not isinstance(learner, SAELearner):
+        raise InputError(
+            f"fit_from_shards trains sparse autoencoders (SAELearner); {type(learner).__name__} fits in RAM: "
+            "use learner.fit(shards.sample(n))"
+        )
+    if len(shards) < 2:
+        raise InputError("the shards hold fewer than 2 rows")
+    hidden = shards.hidden_size
+    total = torch.zeros(hidden, dtype=torch.float64)
+    for i in range(shards.n_shards):
+        total += shards.values(i).double().sum(0)
+    mean = (total / len(shards)).float() if learner.center else torch.zeros(hidden)
+    sq = 0.0
+    for i in range(shards.n_shards):
+        sq += float((shards.values(i) - mean).double().pow(2).sum())
+    learner.mean = mean
+    learner.scale = torch.tensor(float((hidden / max(sq / len(shards), 1e-12)) ** 0.5))
+    learner.hidden_size = hidden
+    torch.manual_seed(learner.seed)
+    start = time.perf_counter()
+    first = learner._normalise(shards.sample(min(len(shards), 4096), seed=learner.seed))
+    learner.module = learner._build(hidden, first)
+    optimiser = torch.optim.Adam(learner.module.parameters(), lr=learner.lr)
+    log: dict[str, list[float]] = {"loss": [], "mse": [], "l0": [], "dead_ratio": []}
+    learner.module.train()
+    with tqdm(range(learner.epochs), desc=f"fit {learner.name} (shards)", unit="epoch",
+              disable=None if progress is None else not progress) as bar:
+        for epoch in bar:
+            tot_loss = tot_mse = tot_l0 = 0.0
+            fired = torch.zeros(learner.n_concepts, dtype=torch.bool)
+            n = 0
+            for x in shards.batches(learner.batch_size, seed=learner.seed * 100_003 + epoch,
+                                    buffer_shards=buffer_shards):
+                if x.shape[0] < 2:
+                    continue
+                x = learner._normalise(x)
+                optimiser.zero_grad()
+                _, z, x_hat = learner.module(x)
+                mse = (x - x_hat).pow(2).mean()
+                loss = mse + learner.l1 * z.abs().mean() if learner.l1 else mse
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(learner.module.parameters(), 1.0)
+                optimiser.step()
+                with torch.no_grad():
+                    active = z.abs() > 0
+                    fired |= active.any(0)
+                    tot_loss += float(loss)
+                    tot_mse += float(mse)
+                    tot_l0 += float(active.float().sum(1).mean())
+                n += 1
+            n = max(n, 1)
+            log["loss"].append(tot_loss / n)
+            log["mse"].append(tot_mse / n)
+            log["l0"].append(tot_l0 / n)
+            log["dead_ratio"].append(1.0 - float(fired.float().mean()))
+            bar.set_postfix(loss=f"{log['loss'][-1]:.4f}", l0=f"{log['l0'][-1]:.1f}")
+    learner.module.eval()
+    learner.training_log = log
+    learner.fit_seconds = time.perf_counter() - start
+    learner.fitted = True
+    return learner
+
+
+def _texts_of(rows: Iterable[Any]) -> Iterator[str]:
+    """Texts of :func:`read_rows` rows (bad rows skipped, with a warning)."""
+    from ._explain import valid_rows
+
+    yield from (r.text for r in valid_rows(rows, []))
+
+
+def read_texts(source: Any, **read_options: Any) -> Iterator[str]:
+    """The texts of a data file or iterable, for :func:`collect_activation_shards` (bad rows skipped)."""
+    from ._read import read_rows
+
+    return _texts_of(read_rows(source, **read_options))
+
