@@ -27,6 +27,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "explain": "._attribution",
+    "explain_dataset": ".dataset",
     "Explainer": "._attribution",
     "Explanation": "._explanation",
     "ModelAdapter": "._adapters",
@@ -65,6 +66,7 @@ __all__ = [
     "__version__",
     "evaluate",
     "explain",
+    "explain_dataset",
     "get_registry",
     "hookimpl",
     "hookspec",
