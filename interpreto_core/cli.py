@@ -14,6 +14,11 @@ __all__ = ["main"]
 
 
 def _cmd_methods(args: argparse.Namespace) -> int:
+    if args.markdown:
+        from ._reference import method_reference
+
+        print(method_reference(), end="")
+        return 0
     records = get_registry().list_methods(args.kind)
     if args.json:
         print(json.dumps([r.to_json() for r in records], indent=1))
@@ -79,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("methods", help="list registered methods and parts")
     p.add_argument("--kind", choices=list(KINDS), help="only parts of this kind")
     p.add_argument("--json", action="store_true", help="JSON records")
+    p.add_argument("--markdown", action="store_true", help="the built-in method reference (docs/reference.md)")
     p.set_defaults(func=_cmd_methods)
     p = sub.add_parser("plugins", help="list plugins, loaded or failed")
     p.add_argument("--json", action="store_true", help="JSON records")

@@ -1,0 +1,76 @@
+"""The method reference (docs/reference.md), generated from the registry so it cannot drift."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ._parts import KINDS
+from ._registry import Registry, get_registry
+
+__all__ = ["method_reference"]
+
+_TITLES = {
+    "attribution": "Attribution methods",
+    "perturbator": "Perturbators",
+    "gradient_method": "Gradient methods",
+    "aggregator": "Aggregators",
+    "metric": "Metrics",
+    "dictionary_learner": "Dictionary learners",
+    "interpreter": "Interpreters",
+}
+
+
+def _fmt(value: object) -> str:
+    text = repr(value) if value is not None else "required"
+    return text.replace("|", "\\|")
+
+
+def _recipe_params(reg: Registry, recipe: object) -> dict[str, object]:
+    """The method's own parameters: its parts' parameters with the recipe's defaults applied."""
+    params: dict[str, object] = {}
+    for kind in ("perturbator", "gradient_method", "aggregator"):
+        name = getattr(recipe, kind)
+        if name:
+            try:
+                params.update(reg.get(kind, name).params)
+            except KeyError:
+                pass
+    params.update(getattr(recipe, "defaults", {}))
+    return params
+
+
+def method_reference(*, registry: Registry | None = None, distributions: Iterable[str] = ("interpreto-core",)) -> str:
+    """Markdown: every registered part of ``distributions``, by kind, with summary, parameters and reference."""
+    reg = registry or get_registry()
+    wanted = set(distributions)
+    lines = [
+        "# Method reference",
+        "",
+        "Generated from the plugin registry (`interpreto methods --markdown`); a test keeps it in sync.",
+        "",
+        "Every attribution method also takes the engine options `batch_size`, `seed`, `mode`, `baseline`,",
+        "`reduction`, `max_new_tokens`, `completeness_delta` and `progress` (see the attribution guide).",
+        "",
+    ]
+    for kind in ["attribution", *[k for k in KINDS if k != "attribution"]]:
+        records = [r for r in reg.list_methods(kind) if r.distribution in wanted]
+        if not records:
+            continue
+        lines += [f"## {_TITLES.get(kind, kind)}", "", f"Kind `{kind}`: {KINDS[kind][1]}.", ""]
+        for r in records:
+            lines += [f"### `{r.name}`", "", r.summary, "", f"Plugin `{r.plugin}` ({r.distribution})."]
+            if kind == "attribution":
+                recipe = r.obj
+                parts = [f"{k} `{v}`" for k, v in (("perturbator", recipe.perturbator),
+                                                     ("gradient method", recipe.gradient_method),
+                                                     ("aggregator", recipe.aggregator)) if v]
+                lines.append("Parts: " + ", ".join(parts) + ".")
+            reference = r.meta.get("reference")
+            if reference:
+                lines.append(f"Reference: {reference}.")
+            params = _recipe_params(reg, r.obj) if kind == "attribution" else r.params
+            if params:
+                lines += ["", "| parameter | default |", "|---|---|"]
+                lines += [f"| `{name}` | `{_fmt(default)}` |" for name, default in params.items()]
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

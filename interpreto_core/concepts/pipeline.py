@@ -1,0 +1,116 @@
+"""The ``[[concepts]]`` step of pipeline files: validate, run, and render a concept table.
+
+Keys: ``split`` (block index or module path, default -1), ``granularity`` (default ``token``),
+``learner`` (required: ``interpreto methods --kind dictionary_learner``), ``params`` (the learner's
+parameters, e.g. ``{ n_concepts = 10 }``), ``interpreters`` (default ``["topk_inputs"]``),
+``metrics`` (concept metrics, default reconstruction MSE, R², sparsity, dead ratio),
+``batch_size``, ``show`` (concepts shown in the report, default 10).
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["validate_concept_step", "run_concept_step", "concept_table_html", "STEP_KEYS"]
+
+STEP_KEYS = {"split", "granularity", "learner", "params", "interpreters", "metrics", "batch_size", "show"}
+DEFAULT_METRICS = ("concept_mse", "concept_r2", "concept_sparsity", "concept_dead_ratio")
+GRANULARITIES = ("token", "word", "sentence", "sample", "first_token", "last_token")
+
+
+def _error(source: str, key: str, msg: str) -> Exception:
+    from ..pipeline import PipelineError
+
+    return PipelineError(f"{source}: {key}: {msg}")
+
+
+def validate_concept_step(step: Mapping[str, Any], *, key: str, source: str, registry: Any) -> None:
+    """Raise a PipelineError naming the file, key and choices for anything a run would trip on."""
+    from .._errors import UnknownNameError
+
+    unknown = sorted(set(step) - STEP_KEYS)
+    if unknown:
+        raise _error(source, key, f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(STEP_KEYS))}")
+    if "learner" not in step:
+        raise _error(source, key, "missing learner = '<name>'; available: "
+                     + ", ".join(registry.names("dictionary_learner")))
+    try:
+        rec = registry.get("dictionary_learner", str(step["learner"]))
+    except (UnknownNameError, KeyError) as exc:
+        raise _error(source, f"{key}.learner", str(exc)) from exc
+    bad = sorted(set(step.get("params", {})) - set(rec.params))
+    if bad:
+        raise _error(source, f"{key}.params", f"learner {rec.name!r} does not take {', '.join(bad)}; it takes: "
+                     f"{', '.join(sorted(rec.params))}")
+    granularity = step.get("granularity", "token")
+    if granularity not in GRANULARITIES:
+        raise _error(source, f"{key}.granularity", f"{granularity!r}; choose one of {', '.join(GRANULARITIES)}")
+    split = step.get("split", -1)
+    if isinstance(split, bool) or not isinstance(split, int | str):
+        raise _error(source, f"{key}.split", f"a block index or a module path, got {split!r}")
+    for name in step.get("interpreters", ["topk_inputs"]):
+        try:
+            registry.get("interpreter", str(name))
+        except (UnknownNameError, KeyError) as exc:
+            raise _error(source, f"{key}.interpreters", str(exc)) from exc
+    for name in step.get("metrics", DEFAULT_METRICS):
+        try:
+            metric = registry.get("metric", str(name))
+        except (UnknownNameError, KeyError) as exc:
+            raise _error(source, f"{key}.metrics", str(exc)) from exc
+        if metric.meta.get("scope") != "concepts":
+            raise _error(source, f"{key}.metrics", f"{name!r} is an attribution metric: list it in a [[metric]] table")
+
+
+def run_concept_step(step: Mapping[str, Any], *, model: Any, tokenizer: Any, texts: list[str], out_dir: Path,
+                     key: str = "concepts") -> tuple[str, dict[str, Any]]:
+    """Collect activations, fit the learner, interpret and score it; ``(html section, json summary)``."""
+    from . import SplitModel, collect_activations, concept_metrics, interpret_concepts, make_learner
+
+    start = time.perf_counter()
+    split = SplitModel(model, tokenizer, split_points=step.get("split", -1))
+    point = split.split_points[0]
+    acts = collect_activations(split, texts, granularity=step.get("granularity", "token"),
+                               batch_size=int(step.get("batch_size", 32)))[point]
+    learner = make_learner(str(step["learner"]), **dict(step.get("params", {})))
+    learner.fit(acts.values)
+    fit_seconds = time.perf_counter() - start
+    interpretations: dict[int, list[Any]] = {}
+    for name in step.get("interpreters", ["topk_inputs"]):
+        for item in interpret_concepts(learner, method=str(name), activations=acts, split=split):
+            interpretations.setdefault(item.concept, []).append(item)
+    scores = concept_metrics(learner, acts, metrics=tuple(step.get("metrics", DEFAULT_METRICS)))
+    safe = key.replace("[", "_").replace("]", "")
+    learner.save(out_dir / f"{safe}_{step['learner']}")
+    summary = {
+        "key": key, "learner": str(step["learner"]), "split_point": point, "rows": len(acts),
+        "seconds": time.perf_counter() - start, "fit_seconds": fit_seconds,
+        "metrics": {k: float(v) for k, v in scores.items()},
+        "concepts": {str(c): [i.to_json() for i in items] for c, items in interpretations.items()},
+    }
+    show = int(step.get("show", 10))
+    return concept_table_html(summary, show=show), summary
+
+
+def concept_table_html(summary: Mapping[str, Any], *, show: int = 10) -> str:
+    """A concept section: the metric table and, per concept, its top words / label (all escaped)."""
+    e = html.escape
+    metrics = "".join(f"<tr><th>{e(k)}</th><td>{v:.4g}</td></tr>" for k, v in summary["metrics"].items())
+    rows = []
+    for concept, items in list(summary["concepts"].items())[:show]:
+        cells = []
+        for item in items:
+            label = f"<b>{e(item['label'])}</b> " if item.get("label") else ""
+            words = ", ".join(e(str(w)) for w, _ in item.get("words", [])[:8])
+            cells.append(f"{label}{words} <span class='itp-meta'>({e(item['method'])})</span>")
+        rows.append(f"<tr><th>{e(str(concept))}</th><td>{'<br>'.join(cells)}</td></tr>")
+    return (
+        f"<h1>Concepts: {e(summary['learner'])} at {e(summary['split_point'])}</h1>"
+        f"<div class='itp-meta'>{summary['rows']} activation rows, fitted in {summary['fit_seconds']:.1f} s</div>"
+        f"<table class='itp-table'>{metrics}</table><h2>Concepts</h2>"
+        f"<table class='itp-table'><tr><th>concept</th><th>top inputs</th></tr>{''.join(rows)}</table>"
+    )
