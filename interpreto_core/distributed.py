@@ -211,7 +211,7 @@ def explain_dataset_ray(
         written = 0
         if items:
             if not ray.is_initialized():
-                ray.init(log_to_driver=False)
+                ray.init()  # a local instance; call ray.init(address=...) first for a cluster
             ds = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / chunk_size)))
             mapped = ds.map_batches(
                 _ExplainWorker,

@@ -168,6 +168,12 @@ def _read_delimited(
                         f"{str(path)!r} has {width} columns and no header; give text_column= (a column index)"
                     )
                 text_column = [0]
+            for c in [*text_column, *(x for x in (id_column, target_column) if x is not None)]:
+                if not isinstance(c, int) or not -width <= c < width:
+                    raise InputError(
+                        f"{str(path)!r} has {width} columns and no header: columns are indices 0..{width - 1}, "
+                        f"got {c!r}"
+                    )
         if len(fields) != width:
             yield BadRow(line=line, reason=f"expected {width} fields, found {len(fields)}")
             continue

@@ -69,6 +69,11 @@ class JsonlStore:
         self.path = path
         self.meta_path = path.with_name(path.name + ".meta.json")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if resume and path.exists() and path.stat().st_size and not self.meta_path.exists():
+            raise InputError(
+                f"{str(path)!r} exists but has no {self.meta_path.name}: it was not written by explain_dataset; "
+                "write to another output"
+            )
         _check_meta(self.meta_path, meta, resume=resume)
         self._done: set[tuple[str, str]] = set()
         self.discarded_partial = False
@@ -80,19 +85,25 @@ class JsonlStore:
 
     def _recover(self) -> None:
         """Read the finished keys; cut a partial last line (a crash mid-write) off the file."""
+        size = self.path.stat().st_size
         good_end = 0
         with self.path.open("rb") as f:
-            for raw in f:
-                if not raw.endswith(b"\n"):
-                    break
+            for n, raw in enumerate(f, start=1):
                 try:
-                    rec = json.loads(raw)
-                    key = record_key(rec["id"], rec["method"])
+                    rec = json.loads(raw) if raw.endswith(b"\n") else None
+                    key = record_key(rec["id"], rec["method"]) if rec is not None else None
                 except (ValueError, KeyError, TypeError):
+                    key = None
+                if key is None:
+                    if good_end + len(raw) < size:  # not the last line: not a crash mid-write
+                        raise InputError(
+                            f"line {n} of {str(self.path)!r} is not a result record; "
+                            "fix or remove that line, or write to another output"
+                        )
                     break
                 self._done.add(key)
                 good_end += len(raw)
-        if good_end != self.path.stat().st_size:
+        if good_end != size:
             self.discarded_partial = True
             with self.path.open("r+b") as f:
                 f.truncate(good_end)

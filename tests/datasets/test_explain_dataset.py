@@ -123,3 +123,18 @@ def test_argument_errors(classifier, tokenizer, tmp_path):
         explain_dataset(classifier, tokenizer, TEXTS, method="lime", out=tmp_path / "r.csv")
     with pytest.raises(InputError, match="chunk_size"):
         explain_dataset(classifier, tokenizer, TEXTS, method="lime", out=tmp_path / "r.jsonl", chunk_size=0)
+
+
+def test_foreign_or_corrupt_outputs_are_not_truncated(classifier, tokenizer, tmp_path):
+    foreign = tmp_path / "mine.jsonl"
+    foreign.write_text('{"something": "else"}\n')
+    with pytest.raises(InputError, match="not written by explain_dataset"):
+        explain_dataset(classifier, tokenizer, TEXTS[:1], method="lime", n_samples=8, out=foreign)
+    assert foreign.read_text() == '{"something": "else"}\n'
+    out = tmp_path / "r.jsonl"
+    explain_dataset(classifier, tokenizer, TEXTS[:2], method="lime", n_samples=8, out=out)
+    good = out.read_bytes()
+    out.write_bytes(b"garbage\n" + good)
+    with pytest.raises(InputError, match="line 1"):
+        explain_dataset(classifier, tokenizer, TEXTS[:2], method="lime", n_samples=8, out=out)
+    assert out.read_bytes() == b"garbage\n" + good

@@ -82,3 +82,10 @@ def test_clear_errors_for_bad_arguments(tmp_path):
         list(read_rows(tmp_path / "d.csv"))
     with pytest.raises(InputError, match="no column 'z'"):
         list(read_rows(tmp_path / "d.csv", text_column="z"))
+
+
+def test_headerless_column_out_of_range(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("3,one\n", encoding="utf-8")
+    with pytest.raises(InputError, match="indices 0..1"):
+        list(read_rows(path, header=False, text_column=1, id_column=5))
