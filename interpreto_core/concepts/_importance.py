@@ -114,6 +114,8 @@ def concept_importance(
     else:
         raise InputError(f"targets must be None, one index, or one per text ({len(texts)} texts, got {len(targets)})")
     encodings = [split.adapter.encode(t) for t in texts]
+    if learner.device != split.adapter.device:
+        learner.to(split.adapter.device)
     envoy = split.envoy_at(point)
     n_concepts = None
     per_text: list[np.ndarray | None] = [None] * len(texts)

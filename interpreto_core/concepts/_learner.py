@@ -108,6 +108,24 @@ class DictionaryLearner:
         sig = inspect.signature(type(self).__init__)
         return {p.name: getattr(self, p.name) for p in sig.parameters.values() if p.kind == p.KEYWORD_ONLY}
 
+    def to(self, device: Any) -> DictionaryLearner:
+        """Move the fitted tensors (and torch modules) to ``device``; returns the learner."""
+        import torch
+
+        for key, value in list(vars(self).items()):
+            if isinstance(value, torch.Tensor | torch.nn.Module):
+                setattr(self, key, value.to(device))
+        return self
+
+    @property
+    def device(self) -> Any:
+        import torch
+
+        for value in vars(self).values():
+            if isinstance(value, torch.Tensor):
+                return value.device
+        return torch.device("cpu")
+
     def clone(self, **changes: Any) -> DictionaryLearner:
         """An unfitted learner with the same parameters, some changed (e.g. ``seed=1``)."""
         return type(self)(**{**self.params(), **changes})
@@ -164,7 +182,9 @@ class DictionaryLearner:
             raise InputError(
                 f"expected activations of shape (N, {self.hidden_size}), got {tuple(x.shape)}"
             )
-        return x.float() if x.dtype != torch.float32 else x
+        x = x.float() if x.dtype != torch.float32 else x
+        device = self.device
+        return x if x.device == device else x.to(device)
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.params().items())

@@ -27,8 +27,8 @@ def codes_and_reconstruction(learner: Any, x: Any, *, batch_size: int = 4096) ->
     with torch.no_grad():
         for start in range(0, x.shape[0], batch_size):
             z = learner.encode(x[start : start + batch_size])
-            codes.append(z.detach().float())
-            recon.append(learner.decode(z).detach().float())
+            codes.append(z.detach().float().cpu())
+            recon.append(learner.decode(z).detach().float().cpu())
     return torch.cat(codes), torch.cat(recon)
 
 

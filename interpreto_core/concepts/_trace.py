@@ -60,6 +60,8 @@ class ConceptModel(torch.nn.Module):
             raise InputError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}")
         if not getattr(learner, "fitted", False):
             raise InputError("the learner is not fitted: call learner.fit(activations) first")
+        if learner.device != split.adapter.device:
+            learner.to(split.adapter.device)  # the learner runs where the model runs
         self.split, self.learner, self.pooling = split, learner, pooling
         self.point = split.point_name(split_point)
         n = int(learner.dictionary.shape[0])
