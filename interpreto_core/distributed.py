@@ -149,6 +149,7 @@ def explain_dataset_ray(
     id_column: Column | None = None,
     target_column: Column | None = None,
     format: str | None = None,
+    header: bool = True,
     progress: bool | None = None,
     ray_remote_args: Mapping[str, Any] | None = None,
     **params: Any,
@@ -165,7 +166,7 @@ def explain_dataset_ray(
         A local model folder (``save_pretrained`` model + tokenizer) or a picklable callable
         returning ``(model, tokenizer)``; each worker calls it once.
     source, method, methods, out, granularity, batch_size, resume, overwrite, text_column,
-    id_column, target_column, format, progress, **params:
+    id_column, target_column, format, header, progress, **params:
         As in :func:`~interpreto_core.dataset.explain_dataset` (``out``: ``.jsonl`` or ``.parquet``).
     chunk_size:
         Texts per worker call (one part file each).
@@ -200,7 +201,7 @@ def explain_dataset_ray(
         parts.mkdir(parents=True)
         done = store.done()
         rows = read_rows(source, format=format, text_column=text_column, id_column=id_column,
-                         target_column=target_column)
+                         target_column=target_column, header=header)
         items, already = [], 0
         for row in valid_rows(rows, bad):
             if all(record_key(row.id, name) in done for name in specs):

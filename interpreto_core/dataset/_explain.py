@@ -138,6 +138,7 @@ def explain_dataset(
     id_column: Column | None = None,
     target_column: Column | None = None,
     format: str | None = None,
+    header: bool = True,
     progress: bool | None = None,
     **params: Any,
 ) -> DatasetRun:
@@ -171,7 +172,7 @@ def explain_dataset(
         line left by a crash is discarded. The run's settings must match the recorded ones.
     overwrite:
         Start ``out`` over (when ``resume=False``).
-    text_column, id_column, target_column, format:
+    text_column, id_column, target_column, format, header:
         How to read ``source`` (see :func:`read_rows`). Ids must be unique: the default id is the
         line number (files) or the position (iterables).
     progress:
@@ -203,7 +204,8 @@ def explain_dataset(
     explained = already = written = 0
     start = time.perf_counter()
     rows = valid_rows(
-        read_rows(source, format=format, text_column=text_column, id_column=id_column, target_column=target_column),
+        read_rows(source, format=format, text_column=text_column, id_column=id_column,
+                  target_column=target_column, header=header),
         bad,
     )
     with store, tqdm(total=count_rows(source), desc="explain", unit="text", dynamic_ncols=True,
