@@ -55,7 +55,7 @@ def _generation_section() -> tuple[str, dict[str, Any]]:
 
     model, tokenizer = causal_lm()
     t = time.perf_counter()
-    expl = explain(model, tokenizer, PROMPT, method="integrated_gradients", max_new_tokens=4, n_steps=16,
+    expl = explain(model, tokenizer, PROMPT, method="integrated_gradients", max_new_tokens=4, n_steps=8,
                    granularity="word")[0]
     seconds = time.perf_counter() - t
     _log(f"generation: {PROMPT!r} -> {expl.output_text!r} explained in {seconds:.1f} s")
