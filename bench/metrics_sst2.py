@@ -103,6 +103,10 @@ def main() -> None:
             "metric_seconds": round(t_metrics, 1),
             "n_texts": len(texts),
             "budget": budget,
+            # mean curves (insertion/deletion), so that the plot can be redrawn without a rerun
+            "mean_curves": {n: dict(zip(("x", "y", "random_y"), (*map(list, res[n].mean_curve(n_points=51)),
+                                                                  list(res[n].mean_curve(random=True, n_points=51)[1]))))
+                            for n in ("insertion", "deletion")},
         }
         line = "  ".join(f"{n} {r.mean:.3f} (rnd {r.random_mean:.3f})" for n, r in res.items())
         print(f"{method:<22} explain {t_explain:6.1f}s  metrics {t_metrics:6.1f}s  {line}", flush=True)

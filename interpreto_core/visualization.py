@@ -342,29 +342,39 @@ def plot_curves(results: Sequence[Any], *, path: str | Path | None = None, title
         by_metric.setdefault(r.metric, []).append(r)
     if not by_metric:
         raise ValueError("no curve results to plot")
-    fig = Figure(figsize=(5.2 * len(by_metric), 3.8), dpi=110, layout="constrained")
+    n_lines = max(len(rs) for rs in by_metric.values())
+    many = n_lines > 6
+    fig = Figure(figsize=((6.6 if many else 5.2) * len(by_metric), 4.2 if many else 3.8), dpi=110,
+                 layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(by_metric), squeeze=False)[0]
+    # the default colour cycle repeats after 10 lines: tab20 keeps up to 20 methods apart
+    from matplotlib import colormaps
+
+    tab20 = colormaps["tab20"].colors
+    palette = tab20[0::2] + tab20[1::2]  # ten distinct hues, then their light shades (dashed)
     for ax, (metric, rs) in zip(axes, by_metric.items(), strict=True):
-        ys = []
-        for r in rs:
+        for k, r in enumerate(rs):
             grid, y = r.mean_curve()
             if metric in ("comprehensiveness", "sufficiency"):
                 grid = np.asarray(r.x[0])
                 y = np.mean([c.mean(0) for c in r.curves], axis=0)
-            ax.plot(grid, y, lw=1.8, label=f"{r.method} ({r.mean:.3f})")
-            ys.append(y)
+            ax.plot(grid, y, lw=1.8, color=palette[k % len(palette)], ls="-" if k % 20 < 10 else "--",
+                    label=f"{r.method} ({r.mean:.3f})")
         r0 = rs[0]
         grid, y = r0.mean_curve(random=True)
         if metric in ("comprehensiveness", "sufficiency"):
             grid = np.asarray(r0.x[0])
             y = np.mean([c.mean(0) for c in r0.random_curves], axis=0)
-        ax.plot(grid, y, "k--", lw=1.4, label=f"random ({r0.random_mean:.3f})")
+        ax.plot(grid, y, color="black", ls=(0, (5, 2)), lw=1.6, label=f"random ({r0.random_mean:.3f})")
         ax.set_xlabel(_XLABELS.get(metric, "fraction of elements"))
         ax.set_ylabel(f"target score ({r0.parameters.get('mode', 'softmax')})")
         ax.set_title(f"{metric} ({'higher' if r0.higher_is_better else 'lower'} is better)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
+        if many:
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        else:
+            ax.legend(fontsize=7, loc="best")
     if title:
         fig.suptitle(title)
     buf = io.BytesIO()

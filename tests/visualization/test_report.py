@@ -64,3 +64,13 @@ def test_report_refuses_different_texts(compared):
     with pytest.raises(ValueError, match="same texts"):
         report_html({"a": expls["occlusion"], "b": expls["saliency"][:1]})
     assert html.escape("occlusion") in report_html({"occlusion": expls["occlusion"]})
+
+
+def test_plot_with_a_dozen_methods(compared, tmp_path):
+    import attrs
+
+    _, metrics = compared
+    base = metrics["occlusion"]["insertion"]
+    many = [attrs.evolve(base, method=f"method_{k}") for k in range(12)]
+    png = plot_curves(many, path=tmp_path / "many.png")
+    assert png[:4] == b"\x89PNG"
