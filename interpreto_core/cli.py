@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="use this local model folder instead of the file's [model]")
     p.add_argument("--check", action="store_true", help="only validate the file")
     p.set_defaults(func=_cmd_run)
+    from .dataset._cli import add_parser as add_explain_dataset
+
+    add_explain_dataset(sub)
     p = sub.add_parser("explain", help="explain texts with a local model folder")
     p.add_argument("texts", nargs="*", help="texts to explain")
     p.add_argument("--file", help="a file with one text per line")
