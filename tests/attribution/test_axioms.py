@@ -16,21 +16,18 @@ TEXT = "the plot is thin but the acting is superb"  # 9 words
 
 
 def _masked_scores(model, tokenizer, text, masks, target, granularity="word"):
-    """f(mask) for each element mask, computed independently of the library's engine."""
+    """f(mask) for each element mask, computed independently of the library's engine (one batch)."""
     ad = ModelAdapter(model, tokenizer)
     enc = ad.encode(text)
     el = enc.elements(granularity)
     x = ad.embed(torch.tensor(enc.input_ids))
     b = ad.baseline_vector("auto")
-    out = []
+    keep = torch.ones((len(masks), len(enc.input_ids)))
+    for e, group in enumerate(el.token_groups):
+        keep[:, list(group)] = torch.tensor([float(m[e]) for m in masks])[:, None]
+    emb = keep[..., None] * x + (1 - keep[..., None]) * b
     with torch.no_grad():
-        for m in masks:
-            keep = torch.ones(len(enc.input_ids))
-            for e, group in enumerate(el.token_groups):
-                keep[list(group)] = float(m[e])
-            emb = keep[:, None] * x + (1 - keep[:, None]) * b
-            out.append(model(inputs_embeds=emb[None]).logits[0, target].item())
-    return np.array(out)
+        return model(inputs_embeds=emb).logits[:, target].double().numpy()
 
 
 def _exact_shapley(model, tokenizer, text, target):
