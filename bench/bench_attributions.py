@@ -35,7 +35,7 @@ METHODS = (
 )
 GRADIENT = {"saliency", "input_x_gradient", "integrated_gradients", "smoothgrad", "vargrad", "squaregrad", "gradient_shap"}
 # Equal budgets for every library.
-N_SAMPLES = {"lime": 200, "kernel_shap": 200, "sobol": 32, "smoothgrad": 20, "vargrad": 20, "squaregrad": 20,
+N_SAMPLES = {"lime": 200, "kernel_shap": 200, "sobol": 16, "smoothgrad": 20, "vargrad": 20, "squaregrad": 20,
              "gradient_shap": 20}
 IG_STEPS = 50
 NOISE_LEVEL = 0.1  # SmoothGrad / VarGrad / SquareGrad: sigma = 0.1 * (max(x) - min(x))
