@@ -1,7 +1,8 @@
 """Concept labels written by a language model from the concept's top-activating words.
 
-The top words and examples (from ``topk_inputs``) go into a prompt; a causal LM completes it
-greedily with a short label. By default the local SmolLM2-135M-Instruct prepared by
+The top words (from ``topk_inputs``) go into a few-shot prompt ("Words: ... / Topic: ...") that a
+causal LM completes greedily; the first line is the label (``chat=True`` wraps the prompt in
+the tokenizer's chat template instead). By default the local SmolLM2-135M-Instruct prepared by
 ``interpreto_core.embedded.causal_lm()`` (used only if already cached: no network), or any
 ``model`` / ``tokenizer`` you pass; or any OpenAI-compatible chat endpoint (``endpoint=``,
 ``model_name=``, key read from the ``api_key_env`` environment variable).
@@ -15,12 +16,14 @@ import os
 from interpreto_core import InputError, hookimpl
 from interpreto_core.concepts._interpret import ConceptInterpretation
 
+# Few-shot completion: small local LMs (135M parameters) follow it far better than an instruction.
 PROMPT = (
-    "Here are words and snippets where one hidden feature of a neural network is most active.\n"
+    "Words: goal, striker, league, coach, match, penalty\n"
+    "Topic: football\n\n"
+    "Words: loan, interest, mortgage, credit, bank, rates\n"
+    "Topic: banking\n\n"
     "Words: {words}\n"
-    "Snippets:\n{snippets}\n"
-    "In two or three words, what topic or property do they share?\n"
-    "Answer:"
+    "Topic:"
 )
 
 
@@ -42,7 +45,7 @@ class LMLabels:
 
     def __init__(self, *, model=None, tokenizer=None, endpoint: str | None = None, model_name: str | None = None,
                  api_key_env: str = "OPENAI_API_KEY", n_words: int = 10, n_snippets: int = 3,
-                 max_new_tokens: int = 8, chat: bool | None = None) -> None:
+                 max_new_tokens: int = 6, chat: bool = False) -> None:
         if endpoint is None and (model is None) != (tokenizer is None):
             raise InputError("pass both model= and tokenizer= (or neither, for the local default)")
         self.model, self.tokenizer, self.endpoint, self.model_name = model, tokenizer, endpoint, model_name
@@ -50,9 +53,7 @@ class LMLabels:
         self.max_new_tokens, self.chat = max_new_tokens, chat
 
     def prompt(self, found: ConceptInterpretation) -> str:
-        words = ", ".join(w for w, _ in found.words[: self.n_words])
-        snippets = "\n".join(f"- {left}[{unit}]{right}" for left, unit, right, _ in found.examples[: self.n_snippets])
-        return PROMPT.format(words=words, snippets=snippets or "-")
+        return PROMPT.format(words=", ".join(w for w, _ in found.words[: self.n_words]))
 
     def _local(self, prompts):
         import torch
@@ -60,7 +61,7 @@ class LMLabels:
         if self.model is None:
             self.model, self.tokenizer = _default_lm()
         tok, model = self.tokenizer, self.model
-        use_chat = self.chat if self.chat is not None else bool(getattr(tok, "chat_template", None))
+        use_chat = self.chat
         labels = []
         for prompt in prompts:  # generation lengths differ: one greedy decode per concept
             if use_chat:
