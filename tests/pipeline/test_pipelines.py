@@ -44,6 +44,20 @@ def test_example_pipelines_run(example, model_folder, tmp_path):
             assert 0.0 <= m.mean <= 1.0 or m.mean == m.mean  # finite number
     if any(m.name == "deletion" for m in pipeline.metrics):
         assert (tmp_path / "out" / "deletion_curves.png").stat().st_size > 1000
+    for step, summary in zip(pipeline.concepts, result.concepts, strict=True):
+        assert set(summary["metrics"]) == set(step["metrics"])
+        assert len(summary["concepts"]) == step["params"]["n_concepts"]
+        assert f"Concepts: {step['learner']}" in html
+        assert (tmp_path / "out" / f"concepts_0_{step['learner']}" / "config.json").is_file()  # saved, no pickle
+
+
+def test_invalid_concept_step(tmp_path):
+    body = MODEL + DATA + '[[concepts]]\nlearner = "nmff"\n'
+    with pytest.raises(PipelineError, match=r"concepts\[0\].learner: unknown dictionary_learner 'nmff'; available: nmf"):
+        _validate(tmp_path, body)
+    body = MODEL + DATA + '[[concepts]]\nlearner = "nmf"\nmetrics = ["deletion"]\n'
+    with pytest.raises(PipelineError, match="is an attribution metric"):
+        _validate(tmp_path, body)
 
 
 def _validate(tmp_path, text: str) -> None:
