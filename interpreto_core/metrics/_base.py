@@ -12,7 +12,7 @@ from .._errors import InputError
 from ._curves import check_common, order_curves
 from ._results import CurveResult
 
-__all__ = ["CurveMetric", "curve_steps", "top_k_counts", "area"]
+__all__ = ["CurveMetric", "OrderCurveMetric", "curve_steps", "top_k_counts", "area"]
 
 
 def curve_steps(n_visible: int, n_steps: int | None) -> np.ndarray:
@@ -134,3 +134,56 @@ def check_fractions(fractions: Any) -> tuple[float, ...]:
 def check_n_steps(n_steps: Any) -> None:
     if n_steps is not None and (not isinstance(n_steps, int) or n_steps < 1):
         raise InputError(f"n_steps must be None (every element) or a positive integer, got {n_steps!r}")
+
+
+class OrderCurveMetric(CurveMetric):
+    """Area under the target score as elements are moved one by one in attribution order.
+
+    ``inserting = False`` (deletion): start from the full input and replace elements by the baseline;
+    ``inserting = True`` (insertion): start from the baseline (elements that cannot influence the target
+    stay) and put elements back.
+
+    Parameters
+    ----------
+    n_steps:
+        Points on the curve besides the start: ``None`` (default) moves one element at a time;
+        an integer spreads that many steps evenly (long texts).
+    n_random, seed, baseline, mode, batch_size, progress:
+        See :class:`CurveMetric`.
+    """
+
+    inserting: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        *,
+        n_steps: int | None = None,
+        n_random: int = 1,
+        seed: int = 0,
+        baseline: str = "auto",
+        mode: str = "softmax",
+        batch_size: int = 64,
+        progress: bool | None = None,
+    ) -> None:
+        check_n_steps(n_steps)
+        super().__init__(n_random=n_random, seed=seed, baseline=baseline, mode=mode, batch_size=batch_size,
+                         progress=progress)
+        self.n_steps = n_steps
+
+    @property
+    def parameters(self) -> dict:
+        return super().parameters | {"n_steps": self.n_steps}
+
+    def masks_for(self, order: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ks = curve_steps(len(order), self.n_steps)
+        if self.inserting:
+            start, moved = np.where(visible, 0.0, 1.0), 1.0
+        else:
+            start, moved = np.ones(len(visible)), 0.0
+        masks = np.tile(start, (len(ks), 1))
+        for r, k in enumerate(ks):
+            masks[r, order[:k]] = moved
+        return masks, ks / len(order)
+
+    def reduce(self, x: np.ndarray, curve: np.ndarray, full: float) -> float:
+        return area(x, curve)

@@ -10,56 +10,16 @@ A faithful attribution makes the score fall quickly: lower is better.
 
 from __future__ import annotations
 
-import numpy as np
-
 from interpreto_core import hookimpl
-from interpreto_core.metrics import CurveMetric, area, check_n_steps, curve_steps
+from interpreto_core.metrics import OrderCurveMetric
 
 
-class Deletion(CurveMetric):
-    """Area under the deletion curve (lower is better).
-
-    Parameters
-    ----------
-    n_steps:
-        Points on the curve besides the start: ``None`` (default) deletes one element at a time;
-        an integer spreads that many steps evenly (long texts).
-    n_random, seed, baseline, mode, batch_size, progress:
-        See :class:`interpreto_core.metrics.CurveMetric`.
-    """
+class Deletion(OrderCurveMetric):
+    """Area under the deletion curve (lower is better); parameters as :class:`OrderCurveMetric`."""
 
     name = "deletion"
     higher_is_better = False
-
-    def __init__(
-        self,
-        *,
-        n_steps: int | None = None,
-        n_random: int = 1,
-        seed: int = 0,
-        baseline: str = "auto",
-        mode: str = "softmax",
-        batch_size: int = 64,
-        progress: bool | None = None,
-    ) -> None:
-        check_n_steps(n_steps)
-        super().__init__(n_random=n_random, seed=seed, baseline=baseline, mode=mode, batch_size=batch_size,
-                         progress=progress)
-        self.n_steps = n_steps
-
-    @property
-    def parameters(self) -> dict:
-        return super().parameters | {"n_steps": self.n_steps}
-
-    def masks_for(self, order: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ks = curve_steps(len(order), self.n_steps)
-        masks = np.ones((len(ks), len(visible)))
-        for r, k in enumerate(ks):
-            masks[r, order[:k]] = 0.0
-        return masks, ks / len(order)
-
-    def reduce(self, x: np.ndarray, curve: np.ndarray, full: float) -> float:
-        return area(x, curve)
+    inserting = False
 
 
 @hookimpl
