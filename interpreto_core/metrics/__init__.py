@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ._base import CurveMetric, OrderCurveMetric, area, check_fractions, check_n_steps, curve_steps, top_k_counts
+from ._base import CurveMetric, EraserMetric, OrderCurveMetric, area, check_fractions, check_n_steps, curve_steps, top_k_counts
 from ._curves import OrderCurves, order_curves
 from ._engine import MaskJob, MetricItem, method_name, method_order, prepare_items, random_orders, score_masks
 from ._results import CurveResult, MetricResult
@@ -17,6 +17,7 @@ from ._results import CurveResult, MetricResult
 __all__ = [
     "CurveMetric",
     "CurveResult",
+    "EraserMetric",
     "OrderCurveMetric",
     "MaskJob",
     "MetricItem",

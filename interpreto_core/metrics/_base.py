@@ -12,7 +12,7 @@ from .._errors import InputError
 from ._curves import check_common, order_curves
 from ._results import CurveResult
 
-__all__ = ["CurveMetric", "OrderCurveMetric", "curve_steps", "top_k_counts", "area"]
+__all__ = ["CurveMetric", "EraserMetric", "OrderCurveMetric", "moved_masks", "curve_steps", "top_k_counts", "area"]
 
 
 def curve_steps(n_visible: int, n_steps: int | None) -> np.ndarray:
@@ -176,14 +176,62 @@ class OrderCurveMetric(CurveMetric):
 
     def masks_for(self, order: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ks = curve_steps(len(order), self.n_steps)
-        if self.inserting:
-            start, moved = np.where(visible, 0.0, 1.0), 1.0
-        else:
-            start, moved = np.ones(len(visible)), 0.0
-        masks = np.tile(start, (len(ks), 1))
-        for r, k in enumerate(ks):
-            masks[r, order[:k]] = moved
-        return masks, ks / len(order)
+        return moved_masks(order, visible, ks, keep_moved=self.inserting), ks / len(order)
 
     def reduce(self, x: np.ndarray, curve: np.ndarray, full: float) -> float:
         return area(x, curve)
+
+
+ERASER_FRACTIONS = (0.01, 0.05, 0.1, 0.2, 0.5)
+
+
+class EraserMetric(CurveMetric):
+    """ERASER AOPC: mean over top-k fractions b of p(x) - p(x'), where x' is the input without its top
+    ceil(b n) elements (``keeping = False``, comprehensiveness) or with only those (``keeping = True``,
+    sufficiency).
+
+    Parameters
+    ----------
+    fractions:
+        The top-k fractions averaged over (ERASER's 1, 5, 10, 20, 50 % by default).
+    n_random, seed, baseline, mode, batch_size, progress:
+        See :class:`CurveMetric`.
+    """
+
+    keeping: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        *,
+        fractions: Sequence[float] = ERASER_FRACTIONS,
+        n_random: int = 1,
+        seed: int = 0,
+        baseline: str = "auto",
+        mode: str = "softmax",
+        batch_size: int = 64,
+        progress: bool | None = None,
+    ) -> None:
+        self.fractions = check_fractions(fractions)
+        super().__init__(n_random=n_random, seed=seed, baseline=baseline, mode=mode, batch_size=batch_size,
+                         progress=progress)
+
+    @property
+    def parameters(self) -> dict:
+        return super().parameters | {"fractions": list(self.fractions)}
+
+    def masks_for(self, order: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ks = top_k_counts(len(order), self.fractions)
+        return moved_masks(order, visible, ks, keep_moved=self.keeping), np.array(self.fractions)
+
+    def reduce(self, x: np.ndarray, curve: np.ndarray, full: float) -> float:
+        return float(np.mean(full - curve))
+
+
+def moved_masks(order: np.ndarray, visible: np.ndarray, counts: np.ndarray, *, keep_moved: bool) -> np.ndarray:
+    """One mask per count k: the first k elements of ``order`` kept (``keep_moved``, others removed
+    except those that cannot influence the target) or removed (``keep_moved=False``, others kept)."""
+    start, moved = (np.where(visible, 0.0, 1.0), 1.0) if keep_moved else (np.ones(len(visible)), 0.0)
+    masks = np.tile(start, (len(counts), 1))
+    for r, k in enumerate(counts):
+        masks[r, order[:k]] = moved
+    return masks
