@@ -9,4 +9,5 @@ fi
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
 # torch 2.14.1 + torchvision 0.29.1 are pinned in pyproject.toml (never a newer torch from the registry).
-python -m pip install -q -e ".[test]" ./contrib/interpreto-example
+# EXTRAS: optional dependency groups (scripts/test.sh adds "ray" so that the Ray path is tested too).
+python -m pip install -q -e ".[${EXTRAS:-test}]" ./contrib/interpreto-example

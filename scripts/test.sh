@@ -2,6 +2,7 @@
 # The README's test command: set up .venv if needed, then run the default test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+EXTRAS=test,ray bash scripts/setup.sh
 . .venv/bin/activate
-python -m pytest -q "$@"
+# the Ray end-to-end test (a local 2-CPU Ray instance; ~1 min) runs here too
+INTERPRETO_RAY_TESTS=${INTERPRETO_RAY_TESTS:-1} python -m pytest -q "$@"
