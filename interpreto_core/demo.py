@@ -31,7 +31,7 @@ def _attribution_section(methods: Sequence[str], n_texts: int, out: Path) -> tup
     from . import explain
     from .embedded import load_sst2, sentiment_classifier
     from .metrics import evaluate
-    from .visualization import plot_curves, report_html
+    from .visualization import page_body, plot_curves, report_html
 
     model, tokenizer = sentiment_classifier()
     texts = [s for s, _ in load_sst2(split="dev")[:n_texts]]
@@ -45,7 +45,7 @@ def _attribution_section(methods: Sequence[str], n_texts: int, out: Path) -> tup
     curves = [metrics[m]["deletion"] for m in methods]
     png = plot_curves(curves, path=out / "deletion_curves.png")
     page = report_html(explanations, metrics=metrics, plots=[png], title="Sentiment (MiniLM fine-tuned on SST-2)")
-    return _body(page), {"timings_s": timings, "texts": texts}
+    return page_body(page), {"timings_s": timings, "texts": texts}
 
 
 def _generation_section() -> tuple[str, dict[str, Any]]:
@@ -61,11 +61,6 @@ def _generation_section() -> tuple[str, dict[str, Any]]:
     _log(f"generation: {PROMPT!r} -> {expl.output_text!r} explained in {seconds:.1f} s")
     html = "<h1>Generation (SmolLM2-135M-Instruct)</h1>" + explanation_fragment(expl)
     return html, {"prompt": PROMPT, "output": expl.output_text, "seconds": seconds}
-
-
-def _body(page: str) -> str:
-    start = page.index('<div class="itp">') + len('<div class="itp">')
-    return page[start : page.rindex("</div></body>")]
 
 
 def run_demo(out_dir: str | Path = "interpreto-demo", *, methods: Sequence[str] = DEMO_METHODS,

@@ -221,7 +221,7 @@ class Pipeline:
         """Load the model, run every step, write ``report.html``, ``results.json`` and plots into ``out_dir``."""
         from . import explain
         from .metrics import evaluate
-        from .visualization import _page, plot_curves, report_html
+        from .visualization import _page, page_body, plot_curves, report_html
 
         start = time.perf_counter()
         out = Path(out_dir or self.out_dir or "interpreto-out")
@@ -252,7 +252,7 @@ class Pipeline:
         if explanations:
             page = report_html(explanations, metrics={k: v for k, v in metrics.items() if v} or None,
                                plots=[p.read_bytes() for p in plots], title=self.title)
-            sections.append(page[page.index('<div class="itp">') + 17 : page.rindex("</div></body>")])
+            sections.append(page_body(page))
         concept_results = []
         if self.concepts:
             from .concepts.pipeline import run_concept_step

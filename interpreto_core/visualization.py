@@ -215,6 +215,12 @@ def _page(title: str, body: str) -> str:
     )
 
 
+def page_body(page: str) -> str:
+    """The content of a page made by :func:`_page` (to combine several pages' sections into one)."""
+    start = page.index('<div class="itp">') + len('<div class="itp">')
+    return page[start : page.rindex("</div></body>")]
+
+
 def explanation_html(expl: Any) -> str:
     """A self-contained HTML page for one :class:`~interpreto_core.Explanation` (``Explanation.to_html``).
 
