@@ -158,10 +158,11 @@ def make_captum(model: Any, tok: Any, method: str, batch_size: int, ctx: dict[st
         return model(inputs_embeds=emb, attention_mask=mask).logits
 
     def encode(text: str) -> tuple[Any, Any, Any]:
-        ids = torch.tensor([ctx["ids"][text]])
+        device = emb_layer.weight.device  # the model's device (the GPU benchmark runs captum there too)
+        ids = torch.tensor([ctx["ids"][text]], device=device)
         with torch.no_grad():
             emb = emb_layer(ids)
-        return emb, torch.ones_like(ids), torch.tensor(ctx["groups"][text])
+        return emb, torch.ones_like(ids), torch.tensor(ctx["groups"][text], device=device)
 
     def per_text(fn):  # noqa: ANN001, ANN202
         def run(texts: list[str], targets: list[int]) -> list[Any]:
@@ -340,13 +341,21 @@ def worker(args: argparse.Namespace) -> None:
 
 # -- driver ------------------------------------------------------------------------------------------
 def build_spec(n_texts: int, path: Path) -> dict[str, Any]:
-    import torch
-
-    from interpreto_core import ModelAdapter
     from interpreto_core.embedded import SENTIMENT_RECIPE, cache_root, load_sst2, sentiment_classifier
 
     model, tok = sentiment_classifier()
     texts = [t for t, _ in load_sst2(split="dev")[:n_texts]]
+    spec = {"model": str(cache_root() / SENTIMENT_RECIPE["name"]), **text_spec(model, tok, texts)}
+    path.write_text(json.dumps(spec))
+    return spec
+
+
+def text_spec(model: Any, tok: Any, texts: list[str]) -> dict[str, Any]:
+    """Token ids, word groups (special tokens in groups of their own) and predicted classes of ``texts``."""
+    import torch
+
+    from interpreto_core import ModelAdapter
+
     adapter = ModelAdapter(model, tok)
     ids, groups, n_words = [], [], []
     for text in texts:
@@ -366,10 +375,7 @@ def build_spec(n_texts: int, path: Path) -> dict[str, Any]:
         n_words.append(n)
     with torch.no_grad():
         targets = adapter.predict(ids).argmax(1).tolist()
-    spec = {"model": str(cache_root() / SENTIMENT_RECIPE["name"]), "texts": texts, "ids": ids, "groups": groups,
-            "n_words": n_words, "targets": targets}
-    path.write_text(json.dumps(spec))
-    return spec
+    return {"texts": texts, "ids": ids, "groups": groups, "n_words": n_words, "targets": targets}
 
 
 def machine() -> str:

@@ -15,9 +15,11 @@ activations of the 4th of MiniLM's 6 blocks streamed to safetensors shards
 
 Every configuration runs in its own subprocess; peak RSS is the maximum, sampled every 0.2 s, of
 the summed RSS of that process and all its descendants (Ray's raylet, GCS and workers included).
-Each local configuration uses one torch thread (the Ray workers use one each, Ray's default).
+The local configurations use ``--threads`` torch threads (default 2: the same two cores the two
+Ray workers get, one thread each, Ray's default). Each result is also appended as a JSON line to
+``--results`` (default ``bench/results/datasets.jsonl``).
 
-    python bench/bench_datasets.py explain --n-texts 96
+    python bench/bench_datasets.py explain              # all 872 dev sentences
     python bench/bench_datasets.py activations --n-acts 20000
 """
 
@@ -86,13 +88,13 @@ def ag_news_texts(n: int) -> list[str]:
 
 
 # -- one configuration (run in a subprocess) -------------------------------------------------------
-def run_explain(mode: str, n: int, method: str, out_dir: str) -> dict:
+def run_explain(mode: str, n: int, method: str, out_dir: str, threads: int = 2) -> dict:
     import torch
 
     from interpreto_core import Explainer, explain_dataset
     from interpreto_core.embedded import SENTIMENT_RECIPE, cache_root, sentiment_classifier
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     texts = sst2_texts(n)
     params = METHODS[method]
     with PeakRSS() as rss:
@@ -120,7 +122,8 @@ def run_explain(mode: str, n: int, method: str, out_dir: str) -> dict:
             explain_dataset_ray(folder, texts, method=method, out=Path(out_dir) / f"{method}-ray.jsonl",
                                 batch_size=64, chunk_size=max(1, n // 8), num_workers=2, progress=False, **params)
         end = time.perf_counter()
-    return {"mode": mode, "method": method, "texts": n, "seconds": end - t0, "setup_seconds": t0 - start,
+    return {"mode": mode, "method": method, "texts": n, "threads": 1 if mode == "ray" else threads,
+            "seconds": end - t0, "setup_seconds": t0 - start,
             "texts_per_s": n / (end - t0), "peak_rss_mb": rss.peak / 2**20}
 
 
@@ -160,17 +163,29 @@ def _sub(args: list[str]) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _record(path: Path, result: dict) -> dict:
+    """Append ``result`` (with the time and load average) to the JSON-lines file ``path``."""
+    stamped = {**result, "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "load_average": os.getloadavg()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(stamped) + "\n")
+    return result
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="part", required=True)
     e = sub.add_parser("explain")
     e.add_argument("--n-texts", type=int, default=872)
     e.add_argument("--modes", default="loop,packed,ray")
-    e.add_argument("--methods", default="lime,integrated_gradients")
+    e.add_argument("--methods", default="integrated_gradients,lime")
+    e.add_argument("--threads", type=int, default=2, help="torch threads of the local ways")
     a = sub.add_parser("activations")
     a.add_argument("--n-acts", type=int, default=20_000)
     a.add_argument("--modes", default="shards,ram")
     a.add_argument("--shard-texts", type=int, default=1024)
+    for p in (e, a):
+        p.add_argument("--results", type=Path, default=Path(__file__).parent / "results" / "datasets.jsonl")
     o = sub.add_parser("_one")
     o.add_argument("spec")
     args = ap.parse_args()
@@ -186,15 +201,16 @@ def main() -> None:
         if args.part == "explain":
             for method in args.methods.split(","):
                 for mode in args.modes.split(","):
-                    spec = {"kind": "explain", "mode": mode, "n": args.n_texts, "method": method, "out_dir": tmp}
-                    r = _sub([json.dumps(spec)])
+                    spec = {"kind": "explain", "mode": mode, "n": args.n_texts, "method": method, "out_dir": tmp,
+                            "threads": args.threads}
+                    r = _record(args.results, _sub([json.dumps(spec)]))
                     print(f"| {method} | {mode} | {r['texts']} | {r['seconds']:.1f} | {r['texts_per_s']:.2f} | "
                           f"{r['peak_rss_mb']:.0f} | {r['setup_seconds']:.1f} |", flush=True)
         else:
             for mode in args.modes.split(","):
                 spec = {"kind": "activations", "mode": mode, "n": args.n_acts, "out_dir": tmp,
                         "shard_texts": args.shard_texts}
-                r = _sub([json.dumps(spec)])
+                r = _record(args.results, _sub([json.dumps(spec)]))
                 print(f"| {mode} | {r['texts']} | {r['rows']} | {r['activation_mb']:.0f} | {r['seconds']:.1f} | "
                       f"{r['texts_per_s']:.1f} | {r['peak_rss_mb']:.0f} | {r['rss_before_mb']:.0f} |", flush=True)
     load = os.getloadavg()

@@ -343,17 +343,21 @@ class Explainer:
     def _generator(self, p: _Prepared) -> torch.Generator:
         return torch.Generator().manual_seed(int(self._rng(p).integers(2**62)))
 
-    def _batches(self, prepared: list[_Prepared], rows_per_text: list[int]) -> Iterator[list[tuple[int, int]]]:
-        """(text, row) pairs, texts packed by length, in chunks of ``batch_size`` rows."""
+    def _batches(self, prepared: list[_Prepared], rows_per_text: list[int]) -> Iterator[list[tuple[int, np.ndarray]]]:
+        """Chunks of ``batch_size`` rows, texts packed by length; a chunk is ``[(text, row indices)]``."""
         order = sorted(range(len(prepared)), key=lambda i: prepared[i].length)
         bs = self.engine_params["batch_size"]
-        chunk: list[tuple[int, int]] = []
+        chunk: list[tuple[int, np.ndarray]] = []
+        room = bs
         for i in order:
-            for r in range(rows_per_text[i]):
-                chunk.append((i, r))
-                if len(chunk) == bs:
+            done = 0
+            while done < rows_per_text[i]:
+                take = min(room, rows_per_text[i] - done)
+                chunk.append((i, np.arange(done, done + take)))
+                done, room = done + take, room - take
+                if room == 0:
                     yield chunk
-                    chunk = []
+                    chunk, room = [], bs
         if chunk:
             yield chunk
 
@@ -374,18 +378,41 @@ class Explainer:
             mask[j, : r.shape[0]] = 1
         return emb, mask
 
-    def _targets_for(self, chunk_texts: list[_Prepared]) -> tuple[torch.Tensor, torch.Tensor | None, int]:
-        t_max = max(len(p.targets) for p in chunk_texts)
-        index = torch.zeros((len(chunk_texts), t_max), dtype=torch.long)
-        position = torch.zeros((len(chunk_texts), t_max), dtype=torch.long) if self.adapter.kind == "causal_lm" else None
-        for j, p in enumerate(chunk_texts):
-            t = len(p.targets)
-            index[j, :t] = p.target_index
-            if position is not None:
-                position[j, :t] = p.target_position
-                position[j, t:] = p.target_position[-1]
-        dev = self.adapter.device
-        return index.to(dev), (position.to(dev) if position is not None else None), t_max
+    def _batch_tensors(
+        self, segments: list[tuple[int, np.ndarray]], prepared: list[_Prepared], *, per_row_target: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Empty ``emb (rows, length, H)`` and a filled ``mask``, ``index`` and ``position`` for a chunk.
+
+        ``per_row_target``: each row scores one target (gradient rows: ``r % T``); otherwise each
+        row scores all its text's targets (padded to the chunk's largest ``T``).
+        """
+        adapter = self.adapter
+        n_rows = sum(len(rs) for _, rs in segments)
+        length = max(prepared[i].length for i, _ in segments)
+        width = 1 if per_row_target else max(len(prepared[i].targets) for i, _ in segments)
+        emb = torch.zeros((n_rows, length, adapter.embedding.weight.shape[1]), dtype=adapter.dtype,
+                          device=adapter.device)
+        mask = torch.zeros((n_rows, length), dtype=torch.long)
+        index = torch.zeros((n_rows, width), dtype=torch.long)
+        position = torch.zeros((n_rows, width), dtype=torch.long) if adapter.kind == "causal_lm" else None
+        j = 0
+        for i, rs in segments:
+            p, n = prepared[i], len(rs)
+            mask[j : j + n, : p.length] = 1
+            t_index, t_position = p.target_index, p.target_position
+            if per_row_target:
+                t = torch.from_numpy(rs % len(p.targets))
+                index[j : j + n, 0] = t_index[t]
+                if position is not None and t_position is not None:
+                    position[j : j + n, 0] = t_position[t]
+            else:
+                index[j : j + n, : len(p.targets)] = t_index
+                if position is not None and t_position is not None:
+                    position[j : j + n, : len(p.targets)] = t_position
+                    position[j : j + n, len(p.targets) :] = t_position[-1]
+            j += n
+        dev = adapter.device
+        return emb, mask.to(dev), index.to(dev), position.to(dev) if position is not None else None
 
     # -- perturbation -----------------------------------------------------------------------------
     def _run_perturbation(self, prepared: list[_Prepared]) -> list[tuple[np.ndarray, dict[str, Any]]]:
@@ -406,20 +433,23 @@ class Explainer:
         n_batches = -(-sum(rows_per_text) // self.engine_params["batch_size"])
         self.forward_calls = 0
         with torch.inference_mode(), self._progress(n_batches, f"{self.method_name}") as bar:
-            for chunk in self._batches(prepared, rows_per_text):
-                rows = []
-                for i, r in chunk:
-                    p = prepared[i]
-                    keep = torch.from_numpy(plans[i].masks[r] @ p.membership)
-                    keep = torch.where(covered[i], keep, torch.ones_like(keep)).to(adapter.device, adapter.dtype)
-                    rows.append(keep[:, None] * embeds[i] + (1 - keep[:, None]) * baseline)
-                emb, mask = self._pad(rows)
-                index, position, _ = self._targets_for([prepared[i] for i, _ in chunk])
+            for segments in self._batches(prepared, rows_per_text):
+                emb, mask, index, position = self._batch_tensors(segments, prepared, per_row_target=False)
+                j = 0
+                for i, rs in segments:  # all rows of one text at once: a few tensor ops per text, not per row
+                    p, n = prepared[i], len(rs)
+                    keep = torch.from_numpy(plans[i].masks[rs] @ p.membership)  # (n, L)
+                    keep[:, ~covered[i]] = 1.0
+                    keep = keep.to(adapter.device, adapter.dtype)[:, :, None]
+                    emb[j : j + n, : p.length] = keep * embeds[i] + (1 - keep) * baseline
+                    j += n
                 scores = adapter.target_scores(emb, mask, index, position, mode=self.engine_params["mode"])
                 self.forward_calls += 1
                 scores = scores.float().cpu().numpy()
-                for j, (i, r) in enumerate(chunk):
-                    outputs[i][r] = scores[j, : len(prepared[i].targets)]
+                j = 0
+                for i, rs in segments:
+                    outputs[i][rs] = scores[j : j + len(rs), : len(prepared[i].targets)]
+                    j += len(rs)
                 bar.update(1)
         results = []
         for p, plan, out in zip(prepared, plans, outputs, strict=True):
@@ -455,26 +485,26 @@ class Explainer:
         n_batches = -(-sum(rows_per_text) // self.engine_params["batch_size"])
         self.forward_calls = 0
         with self._progress(n_batches, self.method_name) as bar:
-            for chunk in self._batches(prepared, rows_per_text):
-                rows, index_rows, pos_rows = [], [], []
-                for i, r in chunk:
-                    p = prepared[i]
-                    s, t = divmod(r, len(p.targets))
-                    rows.append(plans[i].points[s].to(adapter.device, adapter.dtype))
-                    index_rows.append(p.targets[t].index)
-                    pos_rows.append(p.targets[t].position or 0)
-                emb, mask = self._pad(rows)
+            for segments in self._batches(prepared, rows_per_text):
+                emb, mask, index, position = self._batch_tensors(segments, prepared, per_row_target=True)
+                j = 0
+                for i, rs in segments:
+                    p, n = prepared[i], len(rs)
+                    points = torch.from_numpy(rs // len(p.targets))
+                    emb[j : j + n, : p.length] = plans[i].points[points.to(plans[i].points.device)].to(adapter.device, adapter.dtype)
+                    j += n
                 emb.requires_grad_(True)
-                index = torch.tensor(index_rows, device=adapter.device)[:, None]
-                position = torch.tensor(pos_rows, device=adapter.device)[:, None] if adapter.kind == "causal_lm" else None
                 with torch.enable_grad():
                     scores = adapter.target_scores(emb, mask, index, position, mode=self.engine_params["mode"])
                     (g,) = torch.autograd.grad(scores.sum(), emb)
                 self.forward_calls += 1
                 g = g.float().cpu()
-                for j, (i, r) in enumerate(chunk):
-                    s, t = divmod(r, len(prepared[i].targets))
-                    grads[i][s, t] = g[j, : prepared[i].length]
+                j = 0
+                for i, rs in segments:
+                    p, n = prepared[i], len(rs)
+                    s_idx, t_idx = torch.from_numpy(rs // len(p.targets)), torch.from_numpy(rs % len(p.targets))
+                    grads[i][s_idx, t_idx] = g[j : j + n, : p.length]
+                    j += n
                 bar.update(1)
         results = []
         for p, plan, g, (x, b) in zip(prepared, plans, grads, xs, strict=True):

@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from interpreto_core import AttributionRecipe, InputError, PerturbationPlan, hookimpl
+from interpreto_plugins._sampling import subset_masks
 
 
 def shapley_kernel(n_elements: int, size: np.ndarray) -> np.ndarray:
@@ -64,13 +65,9 @@ class ShapleyCoalitions:
             sizes = np.array(remaining)
             mass = (m - 1) / (sizes * (m - sizes))  # kernel weight of all coalitions of each size
             drawn = rng.choice(sizes, size=(budget + 1) // 2, p=mass / mass.sum())
-            sampled = []
-            for k in drawn:
-                z = np.zeros(m)
-                z[rng.choice(m, size=k, replace=False)] = 1.0
-                sampled += [z, 1.0 - z]
-            sampled = sampled[:budget]
-            rows += sampled
+            z = subset_masks(drawn, m, rng=rng)
+            sampled = np.stack([z, 1.0 - z], axis=1).reshape(-1, m)[:budget]  # each coalition and its complement
+            rows += list(sampled)
             weights += [mass.sum() / len(sampled)] * len(sampled)
         masks = np.vstack([ends, *rows]) if rows else ends
         return PerturbationPlan(masks=masks, info={"weights": np.array(weights), "exact": exact})

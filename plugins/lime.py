@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from interpreto_core import AttributionRecipe, InputError, PerturbationPlan, hookimpl
+from interpreto_plugins._sampling import subset_masks
 
 
 class LimeMasks:
@@ -22,11 +23,9 @@ class LimeMasks:
         self.n_samples = n_samples
 
     def plan(self, n_elements: int, *, rng: np.random.Generator) -> PerturbationPlan:
-        masks = np.ones((self.n_samples, n_elements))
         n_removed = rng.integers(1, n_elements + 1, size=self.n_samples - 1)
-        for row, k in enumerate(n_removed, start=1):
-            masks[row, rng.choice(n_elements, size=k, replace=False)] = 0.0
-        return PerturbationPlan(masks=masks)
+        removed = subset_masks(n_removed, n_elements, rng=rng)
+        return PerturbationPlan(masks=np.vstack([np.ones((1, n_elements)), 1.0 - removed]))
 
 
 def weighted_ridge(x: np.ndarray, y: np.ndarray, w: np.ndarray, alpha: float) -> np.ndarray:

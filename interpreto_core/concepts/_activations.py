@@ -187,7 +187,8 @@ def collect_activations(
                     if n_rows * h.shape[-1] * itemsize > ram_budget and memmap_dir is None:
                         memmap_dir = tempfile.mkdtemp(prefix="interpreto-acts-")  # one folder for all points
                     storage[point], paths[point] = _storage(n_rows, h.shape[-1], dtype, ram_budget, memmap_dir)
-                picked = h[torch.tensor(items), torch.tensor(toks)].float()  # (n_entries, H)
+                # gathered where the model runs, pooled and stored on the CPU
+                picked = h[torch.tensor(items, device=h.device), torch.tensor(toks, device=h.device)].float().cpu()
                 target_rows = torch.tensor(sorted(set(rows)))
                 local = torch.searchsorted(target_rows, rows_t)
                 if reduce == "max":

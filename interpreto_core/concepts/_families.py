@@ -201,28 +201,60 @@ class SAELearner(DictionaryLearner):
 
     def _fit(self, a: torch.Tensor, *, progress: bool | None) -> None:
         import torch
+
+        device = getattr(self, "_fit_device", torch.device("cpu"))
+        mean = a.mean(0) if self.center else torch.zeros(a.shape[1])
+        scale = float((a.shape[1] / (a - mean).pow(2).sum(1).mean().clamp_min(1e-12)) ** 0.5)
+        gen = torch.Generator().manual_seed(self.seed)  # the same batches on every device
+        rows = a.to(device)
+
+        def epoch_batches(epoch: int) -> Any:
+            order = torch.randperm(rows.shape[0], generator=gen)
+            for start in range(0, rows.shape[0], self.batch_size):
+                yield rows[order[start : start + self.batch_size].to(device)]
+
+        self.fit_batches(epoch_batches, mean=mean, scale=scale, init_rows=a, device=device, progress=progress)
+
+    def fit_batches(
+        self,
+        epoch_batches: Any,
+        *,
+        mean: torch.Tensor,
+        scale: float,
+        init_rows: torch.Tensor,
+        device: str | torch.device | None = None,
+        progress: bool | None = None,
+        desc: str | None = None,
+    ) -> SAELearner:
+        """Train on batches streamed by ``epoch_batches(epoch)`` (an iterable of raw ``(B, H)`` rows).
+
+        The building block of :meth:`fit` and of ``interpreto_core.dataset.fit_from_shards``:
+        rows are normalised as ``(x - mean) * scale``, the module is built from ``init_rows``
+        (some SAEs initialise from data) on the CPU and moved to ``device``, then trained with Adam
+        (gradient clipping at 1) for ``self.epochs`` epochs. Batches of fewer than 2 rows are skipped.
+        """
+        import torch
         from tqdm.auto import tqdm
 
-        self.mean = a.mean(0) if self.center else torch.zeros(a.shape[1])
-        centred = a - self.mean
-        self.scale = torch.tensor(float((a.shape[1] / centred.pow(2).sum(1).mean().clamp_min(1e-12)) ** 0.5))
-        data = centred * self.scale
-        gen = torch.Generator().manual_seed(self.seed)
-        self.module = self._build(a.shape[1], data)
+        from ._learner import check_device
+
+        device = check_device(device)
+        self.hidden_size = int(mean.shape[0])
+        self.mean, self.scale = mean.float().to(device), torch.tensor(float(scale), device=device)
+        self.module = self._build(self.hidden_size, (init_rows.float() - mean) * scale).to(device)
         optimiser = torch.optim.Adam(self.module.parameters(), lr=self.lr)
         log: dict[str, list[float]] = {"loss": [], "mse": [], "l0": [], "dead_ratio": []}
         self.module.train()
-        with tqdm(range(self.epochs), desc=f"fit {self.name}", unit="epoch",
+        with tqdm(range(self.epochs), desc=desc or f"fit {self.name}", unit="epoch",
                   disable=None if progress is None else not progress) as bar:
-            for _ in bar:
-                order = torch.randperm(data.shape[0], generator=gen)
-                tot_loss = tot_mse = tot_l0 = 0.0
-                fired = torch.zeros(self.n_concepts, dtype=torch.bool)
+            for epoch in bar:
+                fired = torch.zeros(self.n_concepts, dtype=torch.bool, device=device)
+                totals = torch.zeros(3, dtype=torch.float64, device=device)  # loss, mse, l0: one sync per epoch
                 n_batches = 0
-                for start in range(0, data.shape[0], self.batch_size):
-                    x = data[order[start : start + self.batch_size]]
+                for x in epoch_batches(epoch):
                     if x.shape[0] < 2:
                         continue
+                    x = self._normalise(x.to(device, torch.float32))
                     optimiser.zero_grad()
                     _, z, x_hat = self.module(x)
                     mse = (x - x_hat).pow(2).mean()
@@ -231,19 +263,19 @@ class SAELearner(DictionaryLearner):
                     torch.nn.utils.clip_grad_norm_(self.module.parameters(), 1.0)
                     optimiser.step()
                     with torch.no_grad():
-                        fired |= (z.abs() > 0).any(0)
-                        tot_loss += float(loss)
-                        tot_mse += float(mse)
-                        tot_l0 += float((z.abs() > 0).float().sum(1).mean())
+                        active = z.abs() > 0
+                        fired |= active.any(0)
+                        totals += torch.stack([loss.detach(), mse.detach(), active.float().sum(1).mean()]).double()
                     n_batches += 1
-                n_batches = max(n_batches, 1)
-                log["loss"].append(tot_loss / n_batches)
-                log["mse"].append(tot_mse / n_batches)
-                log["l0"].append(tot_l0 / n_batches)
+                loss_, mse_, l0_ = (totals / max(n_batches, 1)).tolist()
+                log["loss"].append(loss_)
+                log["mse"].append(mse_)
+                log["l0"].append(l0_)
                 log["dead_ratio"].append(1.0 - float(fired.float().mean()))
-                bar.set_postfix(loss=f"{log['loss'][-1]:.4f}", l0=f"{log['l0'][-1]:.1f}")
+                bar.set_postfix(loss=f"{loss_:.4f}", l0=f"{l0_:.1f}")
         self.module.eval()
         self.training_log = log
+        return self
 
     def encode(self, x: Any) -> torch.Tensor:
         x = self._input(x)

@@ -59,7 +59,7 @@ def _scores(split: SplitModel, output: Any, mask: torch.Tensor, targets: torch.T
         )
     if split.kind == "causal_lm":
         last = mask.sum(1) - 1
-        logits = logits[torch.arange(len(last)), last]  # next-token logits after the text
+        logits = logits[torch.arange(len(last), device=logits.device), last.to(logits.device)]  # after the text
     logits = logits.float()
     if mode == "softmax":
         logits = logits.softmax(-1)
@@ -127,7 +127,8 @@ def concept_importance(
             batch = order[start : start + batch_size]
             inputs = split.inputs([encodings[i].input_ids for i in batch])
             mask = inputs["attention_mask"]
-            tgt = None if any(per_target[i] is None for i in batch) else torch.tensor([per_target[i] for i in batch])
+            tgt = (None if any(per_target[i] is None for i in batch)
+                   else torch.tensor([per_target[i] for i in batch], device=mask.device))
             held: dict[str, Any] = {}
             with torch.enable_grad(), split.envoy.trace(**inputs):
                 out = envoy.output

@@ -46,6 +46,21 @@ def as_matrix(x: Any) -> torch.Tensor:
     return values
 
 
+def check_device(device: Any) -> torch.device:
+    """``torch.device(device)`` (CPU when None), with a clear error for a bad or unavailable one."""
+    import torch
+
+    if device is None:
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise InputError(f"device={device!r} is not a torch device (use 'cpu', 'cuda' or 'cuda:0'): {exc}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"device={device!r} was asked but CUDA is not available here: use device='cpu'")
+    return dev
+
+
 class DictionaryLearner:
     """Base class of every dictionary learner (concept discovery method).
 
@@ -75,16 +90,28 @@ class DictionaryLearner:
         self.hidden_size: int | None = None
 
     # -- public API -------------------------------------------------------------------------------
-    def fit(self, activations: Any, *, progress: bool | None = None) -> DictionaryLearner:
-        """Learn the dictionary from ``activations`` (an ``Activations``, tensor or array ``(N, H)``)."""
+    def fit(self, activations: Any, *, progress: bool | None = None,
+            device: str | torch.device | None = None) -> DictionaryLearner:
+        """Learn the dictionary from ``activations`` (an ``Activations``, tensor or array ``(N, H)``).
+
+        ``device`` (e.g. ``"cuda"``): sparse autoencoders train there (the activations are copied
+        to it once); the other learners fit on the CPU (scikit-learn, numpy) and are then moved
+        there. Either way the fitted learner lives on ``device`` (``learner.to(...)`` moves it).
+        The default is the CPU.
+        """
         import torch
 
+        self._fit_device = check_device(device)
         a = as_matrix(activations)
         self._check_fit_input(a)
         self.hidden_size = int(a.shape[1])
         torch.manual_seed(self.seed)
         start = time.perf_counter()
         self._fit(a, progress=progress)
+        if self._fit_device.type != "cpu":
+            self.to(self._fit_device)
+        if self._fit_device.type == "cuda":
+            torch.cuda.synchronize(self._fit_device)
         self.fit_seconds = time.perf_counter() - start
         self.fitted = True
         return self

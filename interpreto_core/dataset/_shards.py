@@ -291,7 +291,12 @@ class ActivationShards:
 
 
 def fit_from_shards(
-    learner: Any, shards: ActivationShards, *, buffer_shards: int = 4, progress: bool | None = None
+    learner: Any,
+    shards: ActivationShards,
+    *,
+    buffer_shards: int = 4,
+    progress: bool | None = None,
+    device: str | Any | None = None,
 ) -> Any:
     """Train a sparse-autoencoder learner (``SAELearner``: ``sae``, ``topk_sae``, ...) from shards.
 
@@ -300,11 +305,12 @@ def fit_from_shards(
     ``learner.epochs`` epochs of ``learner.batch_size`` rows — but the rows come from
     :meth:`ActivationShards.batches`, so they need not fit in RAM. The mean and scale come from a
     first streaming pass. Other learners (PCA, NMF, ...) fit in RAM: use ``shards.sample(n)``.
+    ``device`` (e.g. ``"cuda"``): where the autoencoder trains (batches are copied there one at a
+    time); the fitted learner stays there.
 
     Returns the fitted learner (``save``/``encode`` as usual).
     """
     import torch
-    from tqdm.auto import tqdm
 
     from ..concepts import SAELearner
 
@@ -323,49 +329,18 @@ def fit_from_shards(
     sq = 0.0
     for i in range(shards.n_shards):
         sq += float((shards.values(i) - mean).double().pow(2).sum())
-    learner.mean = mean
-    learner.scale = torch.tensor(float((hidden / max(sq / len(shards), 1e-12)) ** 0.5))
-    learner.hidden_size = hidden
+    scale = float((hidden / max(sq / len(shards), 1e-12)) ** 0.5)
     torch.manual_seed(learner.seed)
     start = time.perf_counter()
-    first = learner._normalise(shards.sample(min(len(shards), 4096), seed=learner.seed))
-    learner.module = learner._build(hidden, first)
-    optimiser = torch.optim.Adam(learner.module.parameters(), lr=learner.lr)
-    log: dict[str, list[float]] = {"loss": [], "mse": [], "l0": [], "dead_ratio": []}
-    learner.module.train()
-    with tqdm(range(learner.epochs), desc=f"fit {learner.name} (shards)", unit="epoch",
-              disable=None if progress is None else not progress) as bar:
-        for epoch in bar:
-            tot_loss = tot_mse = tot_l0 = 0.0
-            fired = torch.zeros(learner.n_concepts, dtype=torch.bool)
-            n = 0
-            for x in shards.batches(learner.batch_size, seed=learner.seed * 100_003 + epoch,
-                                    buffer_shards=buffer_shards):
-                if x.shape[0] < 2:
-                    continue
-                x = learner._normalise(x)
-                optimiser.zero_grad()
-                _, z, x_hat = learner.module(x)
-                mse = (x - x_hat).pow(2).mean()
-                loss = mse + learner.l1 * z.abs().mean() if learner.l1 else mse
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(learner.module.parameters(), 1.0)
-                optimiser.step()
-                with torch.no_grad():
-                    active = z.abs() > 0
-                    fired |= active.any(0)
-                    tot_loss += float(loss)
-                    tot_mse += float(mse)
-                    tot_l0 += float(active.float().sum(1).mean())
-                n += 1
-            n = max(n, 1)
-            log["loss"].append(tot_loss / n)
-            log["mse"].append(tot_mse / n)
-            log["l0"].append(tot_l0 / n)
-            log["dead_ratio"].append(1.0 - float(fired.float().mean()))
-            bar.set_postfix(loss=f"{log['loss'][-1]:.4f}", l0=f"{log['l0'][-1]:.1f}")
-    learner.module.eval()
-    learner.training_log = log
+
+    def epoch_batches(epoch: int) -> Iterator[Any]:
+        return shards.batches(learner.batch_size, seed=learner.seed * 100_003 + epoch, buffer_shards=buffer_shards)
+
+    learner.fit_batches(epoch_batches, mean=mean, scale=scale, device=device, progress=progress,
+                        init_rows=shards.sample(min(len(shards), 4096), seed=learner.seed),
+                        desc=f"fit {learner.name} (shards)")
+    if device is not None and torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
     learner.fit_seconds = time.perf_counter() - start
     learner.fitted = True
     return learner

@@ -127,3 +127,22 @@ def test_fit_accepts_activations(classifier, tokenizer):
     assert isinstance(acts, Activations)
     learner = make_learner("pca", n_concepts=2).fit(acts)
     assert learner.encode(acts.values).shape == (len(acts), 2)
+
+
+@pytest.mark.parametrize("name", ["sae", "topk_sae", "pca"])
+def test_fit_on_an_explicit_cpu_device_is_the_default_fit(name, data):
+    a, _ = data
+    default = make_learner(name, **_params(name)).fit(a, progress=False)
+    explicit = make_learner(name, **_params(name)).fit(a, progress=False, device="cpu")
+    assert explicit.device == torch.device("cpu")
+    torch.testing.assert_close(explicit.dictionary, default.dictionary, rtol=0, atol=0)
+    torch.testing.assert_close(explicit.encode(a), default.encode(a), rtol=0, atol=0)
+
+
+def test_fit_device_errors(data):
+    a, _ = data
+    with pytest.raises(InputError, match="not a torch device"):
+        make_learner("sae", **_params("sae")).fit(a, device="gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="CUDA is not available"):
+            make_learner("sae", **_params("sae")).fit(a, device="cuda")
