@@ -27,6 +27,7 @@ __all__ = [
     "check_attribution",
     "check_dictionary_learner",
     "check_gradient_method",
+    "check_interpreter",
     "check_metric",
     "check_perturbator",
     "make_tiny_causal_lm",
@@ -159,6 +160,28 @@ def check_dictionary_learner(cls: Any, **params: Any) -> None:
     xr = learner.decode(z)
     assert tuple(xr.shape) == (64, 12), f"decode() must return (n, d) = (64, 12), got {tuple(xr.shape)}"
     assert ((xr - x) ** 2).mean() < (x**2).mean(), "reconstruction must beat the zero reconstruction"
+
+
+def check_interpreter(cls: Any, learner: Any, *, activations: Any = None, split: Any = None, **params: Any) -> None:
+    """``interpret`` gives one ``ConceptInterpretation`` per asked concept, in order, with its name.
+
+    ``learner``: a fitted dictionary learner; ``activations`` / ``split``: what the interpreter
+    reads (top-k inputs need activations, vocabulary projections a split model).
+    """
+    from .concepts import ConceptInterpretation
+
+    check_part("interpreter", cls)
+    interpreter = cls(**params)
+    everything = interpreter.interpret(learner, activations=activations, split=split, concepts=None)
+    assert [c.concept for c in everything] == list(range(learner.n_concepts)), (
+        "concepts=None must interpret every concept, in order"
+    )
+    one = interpreter.interpret(learner, activations=activations, split=split, concepts=[learner.n_concepts - 1])
+    assert [c.concept for c in one] == [learner.n_concepts - 1], "concepts=[c] must interpret exactly concept c"
+    for c in [*everything, *one]:
+        assert isinstance(c, ConceptInterpretation), f"interpret() must return ConceptInterpretation, got {type(c)}"
+        assert c.method, "a ConceptInterpretation names its interpreter (method)"
+        assert all(isinstance(w, str) and np.isfinite(float(v)) for w, v in c.words), "words: (str, finite score)"
 
 
 # -- pytest plugin ------------------------------------------------------------------------------------

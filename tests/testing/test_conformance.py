@@ -59,3 +59,32 @@ def test_checks_catch_broken_parts():
 
     with pytest.raises(AssertionError, match=r"\(n_targets, n_elements\) = \(2, 4\)"):
         check_aggregator(Transposed)
+
+
+def test_builtin_interpreters_conform(classifier, causal_lm, tokenizer):
+    from interpreto_core.concepts import SplitModel, make_learner
+    from interpreto_core.testing import check_interpreter
+
+    texts = ["The cat sat on the mat.", "Stocks fell sharply today.", "A fine, moving film"]
+    split = SplitModel(classifier, tokenizer, split_points=1)
+    acts = split.collect(texts, granularity="token", progress=False)
+    learner = make_learner("pca", n_concepts=3).fit(acts)
+    reg = interpreto_core.get_registry()
+    check_interpreter(reg.get("interpreter", "topk_inputs").obj, learner, activations=acts, k=3)
+    lm_split = SplitModel(causal_lm, tokenizer, split_points=-1)
+    lm_learner = make_learner("pca", n_concepts=2).fit(lm_split.collect(texts, progress=False))
+    check_interpreter(reg.get("interpreter", "vocabulary_projection").obj, lm_learner, split=lm_split, k=3)
+
+
+def test_interpreter_check_catches_a_broken_one(classifier, tokenizer):
+    from interpreto_core.concepts import ConceptInterpretation, make_learner
+    from interpreto_core.testing import check_interpreter
+
+    learner = make_learner("pca", n_concepts=2).fit(np.random.default_rng(0).random((20, 5)))
+
+    class IgnoresConcepts:
+        def interpret(self, learner, *, activations=None, split=None, concepts=None):
+            return [ConceptInterpretation(concept=c, method="broken") for c in range(learner.n_concepts)]
+
+    with pytest.raises(AssertionError, match=r"concepts=\[c\] must interpret exactly concept c"):
+        check_interpreter(IgnoresConcepts, learner)
