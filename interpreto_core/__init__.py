@@ -6,7 +6,7 @@ first access, so that listing plugins and methods stays fast.
 
 from __future__ import annotations
 
-from ._lazy import lazy_attributes
+from ._lazy import lazy_attributes as _lazy_attributes
 
 from ._errors import (
     AmbiguousNameError,
@@ -75,4 +75,4 @@ __all__ = [
 ]
 
 
-__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, __all__)
+__getattr__, __dir__ = _lazy_attributes(__name__, _LAZY, __all__)

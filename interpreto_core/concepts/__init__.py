@@ -5,7 +5,7 @@ Names load on first access (they need torch), so importing this package stays li
 
 from __future__ import annotations
 
-from .._lazy import lazy_attributes
+from .._lazy import lazy_attributes as _lazy_attributes
 
 _LAZY = {
     "SplitModel": "._split",
@@ -32,4 +32,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, __all__)
+__getattr__, __dir__ = _lazy_attributes(__name__, _LAZY, __all__)

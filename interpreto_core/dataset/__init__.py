@@ -5,7 +5,7 @@ Names load on first access (most need torch), so importing this package stays li
 
 from __future__ import annotations
 
-from .._lazy import lazy_attributes
+from .._lazy import lazy_attributes as _lazy_attributes
 
 _LAZY = {
     "Row": "._read",
@@ -24,4 +24,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, __all__)
+__getattr__, __dir__ = _lazy_attributes(__name__, _LAZY, __all__)
