@@ -343,17 +343,22 @@ class Explainer:
     def _generator(self, p: _Prepared) -> torch.Generator:
         return torch.Generator().manual_seed(int(self._rng(p).integers(2**62)))
 
-    def _batches(self, prepared: list[_Prepared], rows_per_text: list[int]) -> Iterator[list[tuple[int, np.ndarray]]]:
-        """Chunks of ``batch_size`` rows, texts packed by length; a chunk is ``[(text, row indices)]``."""
+    def _batches(
+        self, prepared: list[_Prepared], rows_per_text: list[int]
+    ) -> Iterator[list[tuple[int, np.ndarray, int]]]:
+        """Chunks of ``batch_size`` rows, texts packed by length.
+
+        A chunk is ``[(text, its row indices, where they start in the chunk)]``.
+        """
         order = sorted(range(len(prepared)), key=lambda i: prepared[i].length)
         bs = self.engine_params["batch_size"]
-        chunk: list[tuple[int, np.ndarray]] = []
+        chunk: list[tuple[int, np.ndarray, int]] = []
         room = bs
         for i in order:
             done = 0
             while done < rows_per_text[i]:
                 take = min(room, rows_per_text[i] - done)
-                chunk.append((i, np.arange(done, done + take)))
+                chunk.append((i, np.arange(done, done + take), bs - room))
                 done, room = done + take, room - take
                 if room == 0:
                     yield chunk
@@ -379,7 +384,7 @@ class Explainer:
         return emb, mask
 
     def _batch_tensors(
-        self, segments: list[tuple[int, np.ndarray]], prepared: list[_Prepared], *, per_row_target: bool
+        self, segments: list[tuple[int, np.ndarray, int]], prepared: list[_Prepared], *, per_row_target: bool
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Empty ``emb (rows, length, H)`` and a filled ``mask``, ``index`` and ``position`` for a chunk.
 
@@ -387,16 +392,15 @@ class Explainer:
         row scores all its text's targets (padded to the chunk's largest ``T``).
         """
         adapter = self.adapter
-        n_rows = sum(len(rs) for _, rs in segments)
-        length = max(prepared[i].length for i, _ in segments)
-        width = 1 if per_row_target else max(len(prepared[i].targets) for i, _ in segments)
+        n_rows = sum(len(rs) for _, rs, _ in segments)
+        length = max(prepared[i].length for i, _, _ in segments)
+        width = 1 if per_row_target else max(len(prepared[i].targets) for i, _, _ in segments)
         emb = torch.zeros((n_rows, length, adapter.embedding.weight.shape[1]), dtype=adapter.dtype,
                           device=adapter.device)
         mask = torch.zeros((n_rows, length), dtype=torch.long)
         index = torch.zeros((n_rows, width), dtype=torch.long)
         position = torch.zeros((n_rows, width), dtype=torch.long) if adapter.kind == "causal_lm" else None
-        j = 0
-        for i, rs in segments:
+        for i, rs, j in segments:
             p, n = prepared[i], len(rs)
             mask[j : j + n, : p.length] = 1
             t_index, t_position = p.target_index, p.target_position
@@ -410,7 +414,6 @@ class Explainer:
                 if position is not None and t_position is not None:
                     position[j : j + n, : len(p.targets)] = t_position
                     position[j : j + n, len(p.targets) :] = t_position[-1]
-            j += n
         dev = adapter.device
         return emb, mask.to(dev), index.to(dev), position.to(dev) if position is not None else None
 
@@ -435,21 +438,17 @@ class Explainer:
         with torch.inference_mode(), self._progress(n_batches, f"{self.method_name}") as bar:
             for segments in self._batches(prepared, rows_per_text):
                 emb, mask, index, position = self._batch_tensors(segments, prepared, per_row_target=False)
-                j = 0
-                for i, rs in segments:  # all rows of one text at once: a few tensor ops per text, not per row
-                    p, n = prepared[i], len(rs)
+                for i, rs, j in segments:  # all rows of one text at once: a few tensor ops per text, not per row
+                    p = prepared[i]
                     keep = torch.from_numpy(plans[i].masks[rs] @ p.membership)  # (n, L)
                     keep[:, ~covered[i]] = 1.0
                     keep = keep.to(adapter.device, adapter.dtype)[:, :, None]
-                    emb[j : j + n, : p.length] = keep * embeds[i] + (1 - keep) * baseline
-                    j += n
+                    emb[j : j + len(rs), : p.length] = keep * embeds[i] + (1 - keep) * baseline
                 scores = adapter.target_scores(emb, mask, index, position, mode=self.engine_params["mode"])
                 self.forward_calls += 1
                 scores = scores.float().cpu().numpy()
-                j = 0
-                for i, rs in segments:
+                for i, rs, j in segments:
                     outputs[i][rs] = scores[j : j + len(rs), : len(prepared[i].targets)]
-                    j += len(rs)
                 bar.update(1)
         results = []
         for p, plan, out in zip(prepared, plans, outputs, strict=True):
@@ -487,24 +486,21 @@ class Explainer:
         with self._progress(n_batches, self.method_name) as bar:
             for segments in self._batches(prepared, rows_per_text):
                 emb, mask, index, position = self._batch_tensors(segments, prepared, per_row_target=True)
-                j = 0
-                for i, rs in segments:
-                    p, n = prepared[i], len(rs)
-                    points = torch.from_numpy(rs // len(p.targets))
-                    emb[j : j + n, : p.length] = plans[i].points[points.to(plans[i].points.device)].to(adapter.device, adapter.dtype)
-                    j += n
+                # row r of a text is (point r // T, target r % T)
+                split = [(i, torch.from_numpy(rs // len(prepared[i].targets)),
+                          torch.from_numpy(rs % len(prepared[i].targets)), j) for i, rs, j in segments]
+                for i, s_idx, _, j in split:
+                    points = plans[i].points
+                    emb[j : j + len(s_idx), : prepared[i].length] = points[s_idx.to(points.device)].to(
+                        adapter.device, adapter.dtype)
                 emb.requires_grad_(True)
                 with torch.enable_grad():
                     scores = adapter.target_scores(emb, mask, index, position, mode=self.engine_params["mode"])
                     (g,) = torch.autograd.grad(scores.sum(), emb)
                 self.forward_calls += 1
                 g = g.float().cpu()
-                j = 0
-                for i, rs in segments:
-                    p, n = prepared[i], len(rs)
-                    s_idx, t_idx = torch.from_numpy(rs // len(p.targets)), torch.from_numpy(rs % len(p.targets))
-                    grads[i][s_idx, t_idx] = g[j : j + n, : p.length]
-                    j += n
+                for i, s_idx, t_idx, j in split:
+                    grads[i][s_idx, t_idx] = g[j : j + len(s_idx), : prepared[i].length]
                 bar.update(1)
         results = []
         for p, plan, g, (x, b) in zip(prepared, plans, grads, xs, strict=True):

@@ -109,9 +109,7 @@ class DictionaryLearner:
         start = time.perf_counter()
         self._fit(a, progress=progress)
         if self._fit_device.type != "cpu":
-            self.to(self._fit_device)
-        if self._fit_device.type == "cuda":
-            torch.cuda.synchronize(self._fit_device)
+            self.to(self._fit_device)  # a no-op for SAEs, trained there (their last epoch's totals sync the device)
         self.fit_seconds = time.perf_counter() - start
         self.fitted = True
         return self

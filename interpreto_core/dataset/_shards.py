@@ -338,9 +338,7 @@ def fit_from_shards(
 
     learner.fit_batches(epoch_batches, mean=mean, scale=scale, device=device, progress=progress,
                         init_rows=shards.sample(min(len(shards), 4096), seed=learner.seed),
-                        desc=f"fit {learner.name} (shards)")
-    if device is not None and torch.device(device).type == "cuda":
-        torch.cuda.synchronize()
+                        desc=f"fit {learner.name} (shards)")  # ends by reading the last epoch's totals: synced
     learner.fit_seconds = time.perf_counter() - start
     learner.fitted = True
     return learner
