@@ -1,4 +1,7 @@
-"""Model adapters: one interface over HF sequence classifiers and causal LMs.
+"""The model adapter: tokenizer helpers, embeddings, device and mode of a HF model, for tasks.
+
+What differs between model families (which outputs are read, how inputs are encoded) lives in
+the tasks (``interpreto methods --kind task``); the adapter holds what they share.
 
 The adapter never moves, casts or mutates the user's model or tokenizer. A model found in
 training mode is put in eval mode only for the duration of a call, with a warning.
@@ -10,7 +13,7 @@ import contextlib
 import inspect
 import warnings
 from collections.abc import Iterator, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import attrs
 import numpy as np
@@ -18,11 +21,11 @@ import torch
 
 from ._elements import Elements, split_elements
 from ._errors import InputError
+from ._tasks import Target
 
 __all__ = ["ModelAdapter", "Encoding", "Target", "INFERENCE_MODES", "adapt"]
 
-INFERENCE_MODES = ("logits", "softmax", "log_softmax")
-ModelKind = Literal["classifier", "causal_lm"]
+INFERENCE_MODES = ("logits", "softmax", "log_softmax")  # former mode= values: aliases of scores
 
 
 @attrs.frozen(kw_only=True)
@@ -42,38 +45,29 @@ class Encoding:
         )
 
 
-@attrs.frozen(kw_only=True)
-class Target:
-    """One output being explained: a class (``index``), or a token at a sequence ``position``."""
-
-    index: int
-    label: str
-    position: int | None = None  # causal LMs: the position whose logits predict this token
-
-    def to_json(self) -> dict[str, Any]:
-        return attrs.asdict(self)
-
-
-def _model_kind(model: Any) -> ModelKind | None:
+def _model_kind(model: Any) -> str | None:
+    """``classifier`` / ``causal_lm`` from the class name (the concept tools' view; tasks claim models)."""
     name = type(model).__name__
+    if getattr(getattr(model, "config", None), "is_encoder_decoder", False):
+        return None
     if name.endswith("ForSequenceClassification"):
         return "classifier"
-    if name.endswith(("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")):
+    if name.endswith(("ForCausalLM", "LMHeadModel")):
         return "causal_lm"
     return None
 
 
 class ModelAdapter:
-    """Tokenize, embed and score targets for a HF classifier or causal LM.
+    """Tokenize, embed and run a HF model, for the tasks.
 
     Parameters
     ----------
     model:
-        An ``AutoModelForSequenceClassification`` or ``AutoModelForCausalLM`` instance.
+        A HF model with input embeddings (``get_input_embeddings()``).
     tokenizer:
         Its tokenizer (fast tokenizers give word and sentence granularity).
     kind:
-        ``"classifier"`` or ``"causal_lm"``; inferred from the model class when omitted.
+        Deprecated (the task decides): ``"classifier"`` or ``"causal_lm"``, kept for old callers.
     device, dtype:
         Where and in which dtype the model runs. They must match the model's own: the adapter
         never moves or casts the user's model (move it yourself first).
@@ -86,7 +80,7 @@ class ModelAdapter:
         model: Any,
         tokenizer: Any,
         *,
-        kind: ModelKind | None = None,
+        kind: str | None = None,
         device: str | torch.device | None = None,
         dtype: torch.dtype | None = None,
         max_length: int | None = None,
@@ -95,21 +89,6 @@ class ModelAdapter:
             raise InputError(f"model must be a torch.nn.Module (a HF model), got {type(model).__name__}")
         if tokenizer is None or not callable(tokenizer):
             raise InputError("a tokenizer is required: pass the model's tokenizer (AutoTokenizer.from_pretrained)")
-        detected = _model_kind(model)
-        if kind is None:
-            if detected is None:
-                raise InputError(
-                    f"cannot tell whether {type(model).__name__} is a classifier or a causal LM; "
-                    "pass kind='classifier' or kind='causal_lm'"
-                )
-            kind = detected
-        elif kind not in ("classifier", "causal_lm"):
-            raise InputError(f"kind must be 'classifier' or 'causal_lm', got {kind!r}")
-        elif detected is not None and detected != kind:
-            raise InputError(
-                f"{type(model).__name__} is a {detected.replace('_', ' ')}, but kind={kind!r} was asked; "
-                f"a {kind.replace('_', ' ')} is needed here"
-            )
         try:
             emb = model.get_input_embeddings()
         except (NotImplementedError, AttributeError):
@@ -132,18 +111,27 @@ class ModelAdapter:
             )
         self.model = model
         self.tokenizer = tokenizer
-        self.kind: ModelKind = kind
+        self.kind = kind or _model_kind(model)
         self.device = param.device
         self.dtype = param.dtype
         self.embedding = emb
-        positions = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
+        config = model.config
+        positions = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
         self.max_length = int(max_length or positions or 512)
         self.is_fast = bool(getattr(tokenizer, "is_fast", False))
-        self._keeps_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
+        self.keeps_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
+        self.vocab_size = int(emb.weight.shape[0])
+        self.hidden_size = int(emb.weight.shape[1])
 
     # -- text -------------------------------------------------------------------------------------
-    def encode(self, text: str) -> Encoding:
-        """Tokenize ``text``. Classifiers truncate an over-long text with a warning; LMs refuse it."""
+    def encode(self, text: str, *, continued: bool | None = None) -> Encoding:
+        """Tokenize ``text``; an over-long text is truncated with a warning.
+
+        ``continued``: the text is a prompt that the model continues: trailing special tokens
+        (EOS / SEP) are dropped and an over-long prompt is refused. Default: True for a causal LM.
+        """
+        if continued is None:
+            continued = self.kind == "causal_lm"
         if not isinstance(text, str):
             raise InputError(f"texts must be strings, got {type(text).__name__}")
         if not text.strip():
@@ -156,7 +144,7 @@ class ModelAdapter:
         offsets = [tuple(o) for o in enc["offset_mapping"]] if self.is_fast else None
         special_ids = set(self.tokenizer.all_special_ids)
         special = [i in special_ids for i in ids]
-        if self.kind == "causal_lm":
+        if continued:
             # A prompt continues after its last real token: drop trailing specials (EOS/SEP).
             while ids and special[-1] and len(ids) > 1:
                 ids.pop(), special.pop()
@@ -164,7 +152,7 @@ class ModelAdapter:
                     offsets.pop()
         truncated = False
         if len(ids) > self.max_length:
-            if self.kind == "causal_lm":
+            if continued:
                 raise InputError(
                     f"the prompt has {len(ids)} tokens, more than the model's maximum of {self.max_length}; shorten it"
                 )
@@ -246,41 +234,6 @@ class ModelAdapter:
             if was_training:
                 self.model.train()
 
-    def target_scores(
-        self,
-        inputs_embeds: torch.Tensor,
-        attention_mask: torch.Tensor,
-        target_index: torch.Tensor,
-        target_position: torch.Tensor | None = None,
-        *,
-        mode: str = "logits",
-    ) -> torch.Tensor:
-        """Scores ``(B, T)`` of the targets of each row.
-
-        ``target_index (B, T)``: class ids (classifiers) or token ids (LMs); ``target_position
-        (B, T)``: for LMs, the sequence position whose logits predict the token. Only the needed
-        positions' logits are materialised.
-        """
-        if mode not in INFERENCE_MODES:
-            raise InputError(f"unknown inference mode {mode!r}; choose one of {', '.join(INFERENCE_MODES)}")
-        kwargs: dict[str, Any] = {"inputs_embeds": inputs_embeds, "attention_mask": attention_mask}
-        if self.kind == "classifier":
-            logits = self.model(**kwargs).logits  # (B, C)
-            return _apply_mode(logits, mode).gather(1, target_index)
-        if target_position is None:
-            raise InputError("causal LM targets need positions")
-        kwargs["use_cache"] = False
-        if self._keeps_logits:
-            keep, inverse = torch.unique(target_position, return_inverse=True)
-            kwargs["logits_to_keep"] = keep
-            logits = self.model(**kwargs).logits  # (B, K, V)
-            rows = inverse  # (B, T) index into K
-        else:
-            logits = self.model(**kwargs).logits  # (B, L, V)
-            rows = target_position
-        picked = logits.gather(1, rows.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))  # (B, T, V)
-        return _apply_mode(picked, mode).gather(2, target_index.unsqueeze(-1)).squeeze(-1)
-
     def class_labels(self) -> list[str]:
         id2label = getattr(self.model.config, "id2label", None) or {}
         n = int(getattr(self.model.config, "num_labels", len(id2label)) or len(id2label))
@@ -308,8 +261,6 @@ class ModelAdapter:
     @torch.no_grad()
     def generate(self, input_ids: Sequence[int], *, max_new_tokens: int) -> list[int]:
         """Greedy continuation of ``max_new_tokens`` tokens (stops early at EOS)."""
-        if self.kind != "causal_lm":
-            raise InputError("generation needs a causal LM; this model is a classifier")
         ids = torch.tensor([list(input_ids)], device=self.device)
         eos = getattr(self.tokenizer, "eos_token_id", None)
         with self.evaluating():
@@ -321,14 +272,6 @@ class ModelAdapter:
                 pad_token_id=self.pad_id if eos is None else eos,
             )
         return out[0, ids.shape[1] :].tolist()
-
-
-def _apply_mode(logits: torch.Tensor, mode: str) -> torch.Tensor:
-    if mode == "softmax":
-        return torch.softmax(logits.float(), dim=-1)
-    if mode == "log_softmax":
-        return torch.log_softmax(logits.float(), dim=-1)
-    return logits.float()
 
 
 def pad_ids(seqs: Sequence[Sequence[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,25 +1,32 @@
-"""The attribution engine: runs a recipe of parts over texts in batched forward passes."""
+"""Attribution: an ``Explainer`` runs a recipe of parts over a task's inputs through the engine.
+
+The walk of an input: ``task.prepare`` (tokens, elements, targets) -> the recipe's perturbator
+or gradient method plans rows -> ``Engine`` packs and scores them through ``task.scores`` ->
+the aggregator -> one ``Explanation`` per input, which keeps the task's item (token ids and
+groups, targets, visibility) so that metrics score it through the same engine.
+"""
 
 from __future__ import annotations
 
 import importlib.metadata as md
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from ._adapters import INFERENCE_MODES, Encoding, ModelAdapter, Target, adapt
-from ._elements import Elements
-from ._errors import InputError, UnknownParameterError
+from ._adapters import ModelAdapter, _model_kind, adapt
+from ._engine import Engine, MaskJob
+from ._errors import InputError, UnknownNameError, UnknownParameterError
 from ._explanation import Explanation
-from ._parts import AttributionRecipe, GradientPlan, PerturbationPlan, build_part
+from ._parts import AttributionRecipe, PerturbationPlan, build_part
 from ._registry import Registry, get_registry
+from ._scores import MODE_ALIASES, Score
+from ._tasks import Task, TaskItem
 
-__all__ = ["Explainer", "explain", "REDUCTIONS"]
+__all__ = ["Explainer", "explain", "REDUCTIONS", "resolve_task", "resolve_score", "as_inputs"]
 
 REDUCTIONS = ("sum", "norm", "abs_sum", "mean")
 
@@ -27,42 +34,95 @@ REDUCTIONS = ("sum", "norm", "abs_sum", "mean")
 ENGINE_PARAMS = {
     "batch_size": 32,
     "seed": 0,
-    "mode": None,
     "baseline": None,
     "reduction": "sum",
-    "max_new_tokens": 5,
     "completeness_delta": False,
     "progress": None,
 }
 
+#: the former ``kind=`` values, aliases of task names
+KIND_ALIASES = {"classifier": "sequence_classification", "causal_lm": "causal_lm"}
 
-@attrs.define(kw_only=True)
-class _Prepared:
-    """One text ready for the engine."""
 
-    index: int
-    encoding: Encoding
-    ids: list[int]  # full sequence (prompt + continuation for LMs)
-    elements: Elements  # prompt elements + continuation tokens
-    generated: tuple[bool, ...]
-    membership: np.ndarray  # (E, L)
-    targets: list[Target]
-    visible: np.ndarray  # (T, E) bool: element can influence target
-    output_text: str | None = None
+def resolve_task(registry: Registry, model: Any, name: str | None = None) -> Any:
+    """The task record asked for by ``name``, or the first that claims ``model``.
 
-    @property
-    def length(self) -> int:
-        return len(self.ids)
+    Claim order: ``priority`` (lower first), then name: a documented, stable order.
+    """
+    records = sorted(registry.list_methods("task"), key=lambda r: (getattr(r.obj, "priority", 100), r.name))
+    claimed = None
+    for rec in records:
+        try:
+            if rec.obj.claims(model):
+                claimed = rec
+                break
+        except Exception as exc:  # a broken claims() must not hide the other tasks
+            import warnings
 
-    @property
-    def target_index(self) -> torch.Tensor:
-        return torch.tensor([t.index for t in self.targets], dtype=torch.long)
+            warnings.warn(f"task {rec.qualified_name!r} failed to claim the model: {type(exc).__name__}: {exc}",
+                          stacklevel=3)
+    if name is not None:
+        if not isinstance(name, str):
+            raise InputError(f"task must be a task name (`interpreto methods --kind task`), got {name!r}")
+        try:
+            forced = registry.get("task", KIND_ALIASES.get(name, name))
+        except UnknownNameError as exc:
+            raise InputError(str(exc)) from None
+        if claimed is not None and claimed.name != forced.name and not forced.obj.claims(model):
+            raise InputError(
+                f"task {forced.name!r} was asked, but a {type(model).__name__} is a model of task {claimed.name!r}; "
+                f"pass task={claimed.name!r} or leave task unset"
+            )
+        return forced  # a model no task claims may be forced onto one
+    if claimed is not None:
+        return claimed
+    names = ", ".join(r.name for r in records) or "none (no task plugin is loaded)"
+    raise InputError(
+        f"no task claims a {type(model).__name__}; pass task= one of: {names} "
+        "(`interpreto methods --kind task`)"
+    )
 
-    @property
-    def target_position(self) -> torch.Tensor | None:
-        if self.targets[0].position is None:
-            return None
-        return torch.tensor([t.position for t in self.targets], dtype=torch.long)
+
+def resolve_score(registry: Registry, name: str | None, task: Task, contrast: Any) -> Any:
+    """The score record: ``name`` (or a former ``mode=`` value), else ``contrast`` when a foil is
+    given, else the task's default."""
+    if name is None:
+        name = "contrast" if contrast is not None else task.default_score
+    if not isinstance(name, str):
+        raise InputError(f"score must be a score name (`interpreto methods --kind score`), got {name!r}")
+    try:
+        return registry.get("score", MODE_ALIASES.get(name, name))
+    except UnknownNameError as exc:
+        raise InputError(f"unknown score (mode) {name!r}; available: {', '.join(exc.available)}, or the former "
+                         f"modes {', '.join(MODE_ALIASES)}") from None
+
+
+def _kind_task(adapter: ModelAdapter) -> str | None:
+    # an adapter made with kind= (old callers, concept models) names its task
+    model_kind = adapter.kind if adapter.kind != _model_kind(adapter.model) else None
+    return KIND_ALIASES.get(model_kind) if model_kind else None
+
+
+def _is_chat(value: Any) -> bool:
+    return isinstance(value, list) and len(value) > 0 and all(isinstance(m, dict) for m in value)
+
+
+def as_inputs(inputs: Any) -> tuple[list[Any], bool]:
+    """``(list of inputs, single)``: a string, a ``(text_a, text_b)`` tuple and a list of chat
+    messages are one input; any other list or tuple holds one input per entry."""
+    if inputs is None:
+        raise InputError("no inputs to explain: pass a text, a list of texts, a (text_a, text_b) pair or chat messages")
+    if isinstance(inputs, str) or _is_chat(inputs) or (
+        isinstance(inputs, tuple) and len(inputs) == 2 and all(isinstance(t, str) for t in inputs)
+    ):
+        return [inputs], True
+    if isinstance(inputs, list | tuple):
+        if not inputs:
+            raise InputError("no texts to explain: the list of inputs is empty")
+        return list(inputs), False
+    raise InputError(
+        f"inputs must be a text, a list of texts, a (text_a, text_b) pair or chat messages, got {type(inputs).__name__}"
+    )
 
 
 def _versions() -> dict[str, str]:
@@ -76,24 +136,30 @@ def _versions() -> dict[str, str]:
 
 
 class Explainer:
-    """Explain texts with one attribution method, reusing the model adapter and parts.
+    """Explain inputs with one attribution method, reusing the task, score and parts.
 
     Parameters
     ----------
     model, tokenizer:
-        A HF sequence classifier or causal LM and its tokenizer (or a ``ModelAdapter``).
+        A HF model and its tokenizer (or a ``ModelAdapter``).
     method:
         A registered attribution method (``interpreto methods --kind attribution``) or an
         ``AttributionRecipe`` naming parts of any plugin.
     granularity:
         ``token``, ``word`` (default), ``sentence`` or ``all_tokens``.
+    task:
+        A registered task (``interpreto methods --kind task``); default: the first task that
+        claims the model, in the order of their ``priority`` then name.
+    score:
+        What is explained for each target (``interpreto methods --kind score``): ``logit``,
+        ``probability``, ``log_probability``, ``contrast``, ``entropy`` ... Default: ``contrast``
+        when a contrast is given, else the task's default (logit for classifiers,
+        log-probability for generated tokens). ``mode=`` (``logits`` / ``softmax`` /
+        ``log_softmax``) is an alias.
     batch_size:
         Rows (perturbed inputs or gradient points) per forward pass.
     seed:
         Seed for stochastic methods; the same seed gives the same result.
-    mode:
-        Score explained: ``logits``, ``softmax`` or ``log_softmax``. Default: logits for
-        classifiers, log_softmax (log-probability of the token) for causal LMs.
     baseline:
         What replaces a masked element / starts a gradient path: ``mask``, ``pad``, ``unk``,
         ``zero`` or ``auto``. Default: ``auto`` (mask token, else pad, else zero) for
@@ -101,14 +167,13 @@ class Explainer:
     reduction:
         How a gradient attribution's hidden dimension is reduced: ``sum`` (default, keeps
         completeness), ``norm``, ``abs_sum`` or ``mean``.
-    max_new_tokens:
-        Causal LMs without a given continuation: tokens generated greedily and explained.
     completeness_delta:
         Gradient methods: also compute ``sum(scores) - (f(x) - f(baseline))`` per target.
     progress:
         Show a progress bar (default: when there is more than one batch and stderr is a TTY).
     **params:
-        Parameters of the method's parts (e.g. ``n_samples``, ``n_steps``); unknown ones raise.
+        Parameters of the method's parts (``n_samples``, ``n_steps`` ...) and of the task
+        (``max_new_tokens``, ``roles`` ...); unknown ones raise, listing the accepted ones.
     """
 
     def __init__(
@@ -118,6 +183,8 @@ class Explainer:
         *,
         method: str | AttributionRecipe = "lime",
         granularity: str = "word",
+        task: str | None = None,
+        score: str | None = None,
         registry: Registry | None = None,
         kind: str | None = None,
         device: Any = None,
@@ -126,402 +193,213 @@ class Explainer:
         **params: Any,
     ) -> None:
         self.registry = registry or get_registry()
-        self.adapter: ModelAdapter = adapt(
-            model, tokenizer, kind=kind, device=device, dtype=dtype, max_length=max_length
-        )
+        self.adapter: ModelAdapter = adapt(model, tokenizer, device=device, dtype=dtype, max_length=max_length)
         if isinstance(method, AttributionRecipe):
-            self.recipe, self.method_name = method, "custom"
+            self.recipe, self.method_name, owner = method, "custom", None
             provenance = {"recipe": "custom"}
         else:
+            if not isinstance(method, str):
+                raise InputError(f"method must be a method name or an AttributionRecipe, got {method!r}")
             rec = self.registry.get("attribution", method)
-            self.recipe, self.method_name = rec.obj, rec.name
+            self.recipe, self.method_name, owner = rec.obj, rec.name, rec.plugin
             provenance = {"recipe": f"{rec.distribution or rec.plugin} {rec.version or ''}".strip()}
         self.granularity = granularity
         merged = {**self.recipe.defaults, **params}
+        mode = merged.pop("mode", None)
+        if score is None and mode is not None:
+            score = mode
         self.engine_params = {k: merged.pop(k, v) for k, v in ENGINE_PARAMS.items()}
         first_kind = "perturbator" if self.recipe.family == "perturbation" else "gradient_method"
         first_name = self.recipe.perturbator or self.recipe.gradient_method
         assert first_name is not None
-        first = self.registry.get(first_kind, first_name)
-        agg = self.registry.get("aggregator", self.recipe.aggregator)
+        first = self.registry.get(first_kind, first_name, prefer=owner)
+        agg = self.registry.get("aggregator", self.recipe.aggregator, prefer=owner)
         expected_input = self.recipe.family
         if agg.obj.input != expected_input:
             raise InputError(
                 f"aggregator {agg.name!r} takes {agg.obj.input} outputs, but {first_kind} {first.name!r} "
                 f"makes {expected_input}s; pick an aggregator with input={expected_input!r}"
             )
-        routed: dict[str, dict[str, Any]] = {first.name: {}, agg.name: {}}
+        task_rec = resolve_task(self.registry, self.adapter.model, task or kind or _kind_task(self.adapter))
+        routed: dict[str, dict[str, Any]] = {"first": {}, "agg": {}, "task": {}}
+        takers_of = {"first": first.params, "agg": agg.params, "task": task_rec.params}
         unknown = []
         for key, value in merged.items():
-            takers = [r for r in (first, agg) if key in r.params]
+            takers = [k for k, accepted in takers_of.items() if key in accepted]
             if not takers:
                 unknown.append(key)
-            for r in takers:
-                routed[r.name][key] = value
+            for k in takers:
+                routed[k][key] = value
         if unknown:
-            accepted = sorted(set(first.params) | set(agg.params) | set(ENGINE_PARAMS))
+            accepted = sorted(set(first.params) | set(agg.params) | set(task_rec.params) | set(ENGINE_PARAMS)
+                              | {"mode", "score"})
             raise UnknownParameterError(
-                f"method {self.method_name!r} does not take {', '.join(sorted(unknown))}; "
+                f"method {self.method_name!r} on task {task_rec.name!r} does not take {', '.join(sorted(unknown))}; "
                 f"it takes: {', '.join(accepted)}"
             )
-        self.first = build_part(first.obj, routed[first.name], kind=first_kind, name=first.name)
-        self.aggregator = build_part(agg.obj, routed[agg.name], kind="aggregator", name=agg.name)
+        self.first = build_part(first.obj, routed["first"], kind=first_kind, name=first.name)
+        self.aggregator = build_part(agg.obj, routed["agg"], kind="aggregator", name=agg.name)
+        self.task: Task = build_part(task_rec.obj, routed["task"], kind="task", name=task_rec.name)
+        self.task.bind(self.adapter)
+        self._score_request = score
+        self._records = {"first": first, "agg": agg, "task": task_rec}
         self._check_engine_params()
         self.parameters = {
             **{k: v for k, v in self.engine_params.items() if k != "progress"},
-            **routed[first.name],
-            **routed[agg.name],
-            "parts": {first_kind: first.qualified_name, "aggregator": agg.qualified_name},
+            **routed["first"],
+            **routed["agg"],
+            **routed["task"],
+            "parts": {first_kind: first.qualified_name, "aggregator": agg.qualified_name,
+                      "task": task_rec.qualified_name},
         }
         self.versions = _versions() | {
-            f"{r.kind}:{r.name}": f"{r.distribution or r.plugin} {r.version or ''}".strip() for r in (first, agg)
+            f"{r.kind}:{r.name}": f"{r.distribution or r.plugin} {r.version or ''}".strip()
+            for r in (first, agg, task_rec)
         } | provenance
+        self.forward_calls = 0
 
     def _check_engine_params(self) -> None:
         p = self.engine_params
-        if not isinstance(p["batch_size"], int) or p["batch_size"] < 1:
+        if isinstance(p["batch_size"], bool) or not isinstance(p["batch_size"], int) or p["batch_size"] < 1:
             raise InputError(f"batch_size must be a positive integer, got {p['batch_size']!r}")
-        if p["mode"] is None:
-            p["mode"] = "logits" if self.adapter.kind == "classifier" else "log_softmax"
-        if p["mode"] not in INFERENCE_MODES:
-            raise InputError(f"unknown mode {p['mode']!r}; choose one of {', '.join(INFERENCE_MODES)}")
         if p["baseline"] is None:
             p["baseline"] = "auto" if self.recipe.family == "perturbation" else "zero"
         self.adapter.baseline_vector(p["baseline"])  # validates early
         if p["reduction"] not in REDUCTIONS:
             raise InputError(f"unknown reduction {p['reduction']!r}; choose one of {', '.join(REDUCTIONS)}")
-        if not isinstance(p["seed"], int):
+        if isinstance(p["seed"], bool) or not isinstance(p["seed"], int | np.integer):
             raise InputError(f"seed must be an integer, got {p['seed']!r}")
+        p["seed"] = int(p["seed"])
+
+    def _score(self, contrast: Any) -> Score:
+        rec = resolve_score(self.registry, self._score_request, self.task, contrast)
+        score: Score = build_part(rec.obj, {}, kind="score", name=rec.name)
+        if getattr(score, "needs_foil", False) and contrast is None:
+            raise InputError(f"score {rec.name!r} compares the target with a foil: pass contrast=<class or continuation>")
+        return score
 
     # -- public -----------------------------------------------------------------------------------
-    def explain(self, texts: str | Sequence[str], targets: Any = None) -> list[Explanation]:
-        """Explain ``texts`` (a string or a list); ``targets`` as in :func:`explain`."""
-        single = isinstance(texts, str)
-        text_list = [texts] if single else list(texts)
-        if not text_list:
-            raise InputError("no texts to explain")
+    def explain(self, texts: Any, targets: Any = None, contrast: Any = None) -> list[Explanation]:
+        """Explain ``texts`` (one input or a list); ``targets`` and ``contrast`` as in :func:`explain`."""
+        inputs, _ = as_inputs(texts)
+        score = self._score(contrast)
+        per_target = _per_input(targets, len(inputs), "targets")
+        per_contrast = _per_input(contrast, len(inputs), "contrast")
         with self.adapter.evaluating():
-            prepared = self._prepare(text_list, targets)
+            items = self.task.prepare(inputs, targets=per_target, contrasts=per_contrast, granularity=self.granularity)
+            _check_items(self.task, items, len(inputs))
+            engine = Engine(self.task, score, batch_size=self.engine_params["batch_size"],
+                            progress=self.engine_params["progress"], desc=self.method_name)
             if self.recipe.family == "perturbation":
-                results = self._run_perturbation(prepared)
+                results = self._run_perturbation(engine, items)
             else:
-                results = self._run_gradient(prepared)
-        return [self._explanation(p, scores, extras) for p, (scores, extras) in zip(prepared, results, strict=True)]
+                results = self._run_gradient(engine, items)
+        self.forward_calls = engine.forward_calls
+        params = self.parameters | {"score": score.name}
+        return [Explanation.from_item(item, scores, extras, method=self.method_name, parameters=params,
+                                      versions=self.versions, task=self.task.name, score=score.name)
+                for item, (scores, extras) in zip(items, results, strict=True)]
 
     __call__ = explain
 
-    # -- preparation ------------------------------------------------------------------------------
-    def _per_text_targets(self, targets: Any, n: int) -> list[Any]:
-        if targets is None or isinstance(targets, int | str) and not isinstance(targets, bool):
-            return [targets] * n
-        if isinstance(targets, Sequence) and len(targets) == n:
-            return list(targets)
-        raise InputError(
-            f"targets must be None, one target for every text, or a list with one entry per text "
-            f"({n} texts, got {targets!r}); for several targets of one text use [[0, 1]]"
-        )
+    # -- seeds ------------------------------------------------------------------------------------
+    def _rng(self, item: TaskItem) -> np.random.Generator:
+        # Seeded by the input itself, not its position: an input gets the same result alone or in a batch.
+        return np.random.default_rng([self.engine_params["seed"], zlib.crc32(item.text.encode())])
 
-    def _prepare(self, texts: list[str], targets: Any) -> list[_Prepared]:
-        adapter = self.adapter
-        encodings = [adapter.encode(t) for t in texts]
-        per_text = self._per_text_targets(targets, len(texts))
-        if adapter.kind == "classifier":
-            return self._prepare_classifier(encodings, per_text)
-        return [self._prepare_lm(i, enc, tgt) for i, (enc, tgt) in enumerate(zip(encodings, per_text, strict=True))]
-
-    def _prepare_classifier(self, encodings: list[Encoding], per_text: list[Any]) -> list[_Prepared]:
-        labels = self.adapter.class_labels()
-        n_classes = len(labels)
-        if any(t is None for t in per_text):
-            logits = self.adapter.predict([e.input_ids for e in encodings], batch_size=self.engine_params["batch_size"])
-            predicted = logits.argmax(axis=1).tolist()
-        out = []
-        for i, (enc, tgt) in enumerate(zip(encodings, per_text, strict=True)):
-            if tgt is None:
-                ids = [predicted[i]]
-            elif isinstance(tgt, str) or (isinstance(tgt, Sequence) and any(isinstance(x, str) for x in tgt)):
-                raise InputError(
-                    "targets for a classifier are class indices; text targets (continuations) are for causal LMs"
-                )
-            else:
-                ids = [tgt] if isinstance(tgt, int) else list(tgt)
-            if not ids:
-                raise InputError(f"text {i} has an empty target list")
-            for c in ids:
-                if not isinstance(c, int | np.integer) or isinstance(c, bool) or not 0 <= c < n_classes:
-                    raise InputError(f"target {c!r} is out of range: the model has {n_classes} classes (0..{n_classes - 1})")
-            elements = enc.elements(self.granularity)
-            if len(elements) == 0:
-                raise InputError(f"text {enc.text!r} has no {self.granularity} elements")
-            out.append(
-                _Prepared(
-                    index=i,
-                    encoding=enc,
-                    ids=list(enc.input_ids),
-                    elements=elements,
-                    generated=(False,) * len(elements),
-                    membership=elements.membership(len(enc.input_ids)),
-                    targets=[Target(index=int(c), label=labels[c]) for c in ids],
-                    visible=np.ones((len(ids), len(elements)), dtype=bool),
-                )
-            )
-        return out
-
-    def _prepare_lm(self, i: int, enc: Encoding, tgt: Any) -> _Prepared:
-        adapter = self.adapter
-        if tgt is None:
-            n_new = self.engine_params["max_new_tokens"]
-            if not isinstance(n_new, int) or n_new < 1:
-                raise InputError(f"max_new_tokens must be a positive integer, got {n_new!r}")
-            cont = adapter.generate(enc.input_ids, max_new_tokens=n_new)
-        elif isinstance(tgt, str):
-            if not tgt:
-                raise InputError("the continuation to explain is empty")
-            cont = adapter.tokenizer(tgt, add_special_tokens=False)["input_ids"]
-        elif isinstance(tgt, Sequence) and all(isinstance(x, int) for x in tgt):
-            cont = list(tgt)
-        else:
-            raise InputError(
-                "targets for a causal LM are a continuation (a string, or a list of token ids) per text, or None "
-                f"to generate {self.engine_params['max_new_tokens']} tokens greedily; got {tgt!r}"
-            )
-        if not cont:
-            raise InputError(f"the model generated nothing to explain for text {i} (it stopped at once)")
-        ids = list(enc.input_ids) + list(cont)
-        if len(ids) > adapter.max_length:
-            raise InputError(f"prompt + continuation is {len(ids)} tokens, more than the model's {adapter.max_length}")
-        prompt_elements = enc.elements(self.granularity)
-        if len(prompt_elements) == 0:
-            raise InputError(f"text {enc.text!r} has no {self.granularity} elements")
-        p = len(enc.input_ids)
-        cont_tokens = [adapter.token_label(t) for t in cont]
-        # Generated tokens are elements too (a token each), except the last: it influences no target.
-        elements = Elements(
-            texts=prompt_elements.texts + tuple(cont_tokens[:-1]),
-            spans=prompt_elements.spans + (None,) * (len(cont) - 1),
-            token_groups=prompt_elements.token_groups + tuple((p + j,) for j in range(len(cont) - 1)),
-            granularity=self.granularity,
-        )
-        targets = [Target(index=int(t), label=cont_tokens[j], position=p + j - 1) for j, t in enumerate(cont)]
-        last_token = np.array([max(g) for g in elements.token_groups])
-        visible = np.array([[last_token <= tg.position] for tg in targets])[:, 0, :]
-        return _Prepared(
-            index=i,
-            encoding=enc,
-            ids=ids,
-            elements=elements,
-            generated=(False,) * len(prompt_elements) + (True,) * (len(cont) - 1),
-            membership=elements.membership(len(ids)),
-            targets=targets,
-            visible=visible,
-            output_text=adapter.tokenizer.decode(cont),
-        )
-
-    def _explanation(self, p: _Prepared, scores: np.ndarray, extras: dict[str, Any]) -> Explanation:
-        scores = np.where(p.visible, scores, 0.0)
-        return Explanation(
-            text=p.encoding.text,
-            elements=p.elements.texts,
-            spans=p.elements.spans,
-            scores=scores,
-            targets=p.targets,
-            method=self.method_name,
-            granularity=self.granularity,
-            parameters=self.parameters,
-            versions=self.versions,
-            generated=p.generated,
-            model_kind=self.adapter.kind,
-            output_text=p.output_text,
-            extras=extras | ({"truncated": True} if p.encoding.truncated else {}),
-        )
-
-    # -- batching ---------------------------------------------------------------------------------
-    def _rng(self, p: _Prepared) -> np.random.Generator:
-        # Seeded by the text itself, not its position: a text gets the same result alone or in a batch.
-        return np.random.default_rng([self.engine_params["seed"], zlib.crc32(p.encoding.text.encode())])
-
-    def _generator(self, p: _Prepared) -> torch.Generator:
-        return torch.Generator().manual_seed(int(self._rng(p).integers(2**62)))
-
-    def _batches(
-        self, prepared: list[_Prepared], rows_per_text: list[int]
-    ) -> Iterator[list[tuple[int, np.ndarray, int]]]:
-        """Chunks of ``batch_size`` rows, texts packed by length.
-
-        A chunk is ``[(text, its row indices, where they start in the chunk)]``.
-        """
-        order = sorted(range(len(prepared)), key=lambda i: prepared[i].length)
-        bs = self.engine_params["batch_size"]
-        chunk: list[tuple[int, np.ndarray, int]] = []
-        room = bs
-        for i in order:
-            done = 0
-            while done < rows_per_text[i]:
-                take = min(room, rows_per_text[i] - done)
-                chunk.append((i, np.arange(done, done + take), bs - room))
-                done, room = done + take, room - take
-                if room == 0:
-                    yield chunk
-                    chunk, room = [], bs
-        if chunk:
-            yield chunk
-
-    def _progress(self, total: int, desc: str) -> tqdm:
-        show = self.engine_params["progress"]
-        disable = (total <= 1) if show is None else not show
-        if show is None and not disable:
-            disable = None  # tqdm: off when not a TTY
-        return tqdm(total=total, desc=desc, unit="batch", disable=disable, leave=False)
-
-    def _pad(self, rows: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        length = max(r.shape[0] for r in rows)
-        hidden = rows[0].shape[1]
-        emb = torch.zeros((len(rows), length, hidden), dtype=self.adapter.dtype, device=self.adapter.device)
-        mask = torch.zeros((len(rows), length), dtype=torch.long, device=self.adapter.device)
-        for j, r in enumerate(rows):
-            emb[j, : r.shape[0]] = r
-            mask[j, : r.shape[0]] = 1
-        return emb, mask
-
-    def _batch_tensors(
-        self, segments: list[tuple[int, np.ndarray, int]], prepared: list[_Prepared], *, per_row_target: bool
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Empty ``emb (rows, length, H)`` and a filled ``mask``, ``index`` and ``position`` for a chunk.
-
-        ``per_row_target``: each row scores one target (gradient rows: ``r % T``); otherwise each
-        row scores all its text's targets (padded to the chunk's largest ``T``).
-        """
-        adapter = self.adapter
-        n_rows = sum(len(rs) for _, rs, _ in segments)
-        length = max(prepared[i].length for i, _, _ in segments)
-        width = 1 if per_row_target else max(len(prepared[i].targets) for i, _, _ in segments)
-        emb = torch.zeros((n_rows, length, adapter.embedding.weight.shape[1]), dtype=adapter.dtype,
-                          device=adapter.device)
-        mask = torch.zeros((n_rows, length), dtype=torch.long)
-        index = torch.zeros((n_rows, width), dtype=torch.long)
-        position = torch.zeros((n_rows, width), dtype=torch.long) if adapter.kind == "causal_lm" else None
-        for i, rs, j in segments:
-            p, n = prepared[i], len(rs)
-            mask[j : j + n, : p.length] = 1
-            t_index, t_position = p.target_index, p.target_position
-            if per_row_target:
-                t = torch.from_numpy(rs % len(p.targets))
-                index[j : j + n, 0] = t_index[t]
-                if position is not None and t_position is not None:
-                    position[j : j + n, 0] = t_position[t]
-            else:
-                index[j : j + n, : len(p.targets)] = t_index
-                if position is not None and t_position is not None:
-                    position[j : j + n, : len(p.targets)] = t_position
-                    position[j : j + n, len(p.targets) :] = t_position[-1]
-        dev = adapter.device
-        return emb, mask.to(dev), index.to(dev), position.to(dev) if position is not None else None
+    def _generator(self, item: TaskItem) -> torch.Generator:
+        return torch.Generator().manual_seed(int(self._rng(item).integers(2**62)))
 
     # -- perturbation -----------------------------------------------------------------------------
-    def _run_perturbation(self, prepared: list[_Prepared]) -> list[tuple[np.ndarray, dict[str, Any]]]:
-        adapter = self.adapter
-        baseline = adapter.baseline_vector(self.engine_params["baseline"])
+    def _run_perturbation(self, engine: Engine, items: list[TaskItem]) -> list[tuple[np.ndarray, dict[str, Any]]]:
+        baseline = self.adapter.baseline_vector(self.engine_params["baseline"])
         plans: list[PerturbationPlan] = []
-        for p in prepared:
-            plan = self.first.plan(len(p.elements), rng=self._rng(p))
+        name = self._records["first"].qualified_name
+        for item in items:
+            plan = self.first.plan(len(item.elements), rng=self._rng(item))
+            if not isinstance(plan, PerturbationPlan):
+                raise InputError(f"perturbator {name!r} returned {type(plan).__name__}, not a PerturbationPlan")
             masks = np.asarray(plan.masks, dtype=np.float32)
-            if masks.ndim != 2 or masks.shape[1] != len(p.elements):
-                raise InputError(f"perturbator returned masks of shape {masks.shape}, expected (n, {len(p.elements)})")
+            if masks.ndim != 2 or masks.shape[1] != len(item.elements) or masks.shape[0] < 1:
+                raise InputError(f"perturbator {name!r} returned masks of shape {masks.shape}, expected "
+                                 f"(n >= 1, {len(item.elements)})")
+            if not np.isfinite(masks).all() or masks.min() < 0 or masks.max() > 1:
+                raise InputError(f"perturbator {name!r} returned masks outside [0, 1] (or NaN): a mask keeps "
+                                 "an element with weight 1 and replaces it with 0")
             plans.append(attrs.evolve(plan, masks=masks))
-        embeds = [adapter.embed(torch.tensor(p.ids)) for p in prepared]
-        # token-level keep weights: special tokens (no element) are always kept
-        covered = [torch.from_numpy(p.membership.sum(0) > 0) for p in prepared]
-        outputs = [np.zeros((len(pl.masks), len(p.targets)), dtype=np.float64) for p, pl in zip(prepared, plans, strict=True)]
-        rows_per_text = [len(pl.masks) for pl in plans]
-        n_batches = -(-sum(rows_per_text) // self.engine_params["batch_size"])
-        self.forward_calls = 0
-        with torch.inference_mode(), self._progress(n_batches, f"{self.method_name}") as bar:
-            for segments in self._batches(prepared, rows_per_text):
-                emb, mask, index, position = self._batch_tensors(segments, prepared, per_row_target=False)
-                for i, rs, j in segments:  # all rows of one text at once: a few tensor ops per text, not per row
-                    p = prepared[i]
-                    keep = torch.from_numpy(plans[i].masks[rs] @ p.membership)  # (n, L)
-                    keep[:, ~covered[i]] = 1.0
-                    keep = keep.to(adapter.device, adapter.dtype)[:, :, None]
-                    emb[j : j + len(rs), : p.length] = keep * embeds[i] + (1 - keep) * baseline
-                scores = adapter.target_scores(emb, mask, index, position, mode=self.engine_params["mode"])
-                self.forward_calls += 1
-                scores = scores.float().cpu().numpy()
-                for i, rs, j in segments:
-                    outputs[i][rs] = scores[j : j + len(rs), : len(prepared[i].targets)]
-                bar.update(1)
+        outputs = engine.score_masks(items, [MaskJob(item=i, masks=pl.masks) for i, pl in enumerate(plans)], baseline)
         results = []
-        for p, plan, out in zip(prepared, plans, outputs, strict=True):
+        agg_name = self._records["agg"].qualified_name
+        for item, plan, out in zip(items, plans, outputs, strict=True):
             scores = np.asarray(self.aggregator.aggregate(plan, out), dtype=np.float64)
-            if scores.shape != (len(p.targets), len(p.elements)):
-                raise InputError(
-                    f"aggregator returned shape {scores.shape}, expected {(len(p.targets), len(p.elements))}"
-                )
+            _check_scores(agg_name, scores, (len(item.targets), len(item.elements)))
             results.append((scores, dict(plan.info.get("extras", {}))))
         return results
 
     # -- gradients --------------------------------------------------------------------------------
-    def _run_gradient(self, prepared: list[_Prepared]) -> list[tuple[np.ndarray, dict[str, Any]]]:
+    def _run_gradient(self, engine: Engine, items: list[TaskItem]) -> list[tuple[np.ndarray, dict[str, Any]]]:
         adapter = self.adapter
         base_vec = adapter.baseline_vector(self.engine_params["baseline"])
-        plans: list[GradientPlan] = []
+        plans = []
         xs = []
-        for p in prepared:
-            x = adapter.embed(torch.tensor(p.ids))
-            covered = torch.from_numpy(p.membership.sum(0) > 0).to(adapter.device)
-            # Tokens outside every element (special tokens) keep their embedding on the baseline,
+        name = self._records["first"].qualified_name
+        for item in items:
+            x = engine.embed(item)
+            covered = torch.from_numpy(item.membership().sum(0) > 0).to(adapter.device)
+            # Tokens outside every element (special and template tokens) stay at their embedding,
             # so they get no attribution and completeness holds over the elements.
             b = torch.where(covered[:, None], base_vec.expand_as(x), x)
-            plan = self.first.plan(x, b, generator=self._generator(p))
+            plan = self.first.plan(x, b, generator=self._generator(item))
+            points = getattr(plan, "points", None)
+            if not isinstance(points, torch.Tensor) or points.ndim != 3 or tuple(points.shape[1:]) != tuple(x.shape):
+                got = tuple(points.shape) if isinstance(points, torch.Tensor) else type(points).__name__
+                raise InputError(f"gradient method {name!r} returned points of shape {got}, expected (S, {x.shape[0]}, "
+                                 f"{x.shape[1]})")
             plans.append(plan)
             xs.append((x, b))
-        # rows: (point, target) pairs; each row's score is one target at one point
-        rows_per_text = [len(pl.points) * len(p.targets) for p, pl in zip(prepared, plans, strict=True)]
-        grads = [
-            torch.zeros((len(pl.points), len(p.targets), p.length, x.shape[1]), dtype=torch.float32)
-            for p, pl, (x, _) in zip(prepared, plans, xs, strict=True)
-        ]
-        n_batches = -(-sum(rows_per_text) // self.engine_params["batch_size"])
-        self.forward_calls = 0
-        with self._progress(n_batches, self.method_name) as bar:
-            for segments in self._batches(prepared, rows_per_text):
-                emb, mask, index, position = self._batch_tensors(segments, prepared, per_row_target=True)
-                # row r of a text is (point r // T, target r % T)
-                split = [(i, torch.from_numpy(rs // len(prepared[i].targets)),
-                          torch.from_numpy(rs % len(prepared[i].targets)), j) for i, rs, j in segments]
-                for i, s_idx, _, j in split:
-                    points = plans[i].points
-                    emb[j : j + len(s_idx), : prepared[i].length] = points[s_idx.to(points.device)].to(
-                        adapter.device, adapter.dtype)
-                emb.requires_grad_(True)
-                with torch.enable_grad():
-                    scores = adapter.target_scores(emb, mask, index, position, mode=self.engine_params["mode"])
-                    (g,) = torch.autograd.grad(scores.sum(), emb)
-                self.forward_calls += 1
-                g = g.float().cpu()
-                for i, s_idx, t_idx, j in split:
-                    grads[i][s_idx, t_idx] = g[j : j + len(s_idx), : prepared[i].length]
-                bar.update(1)
+        grads = engine.gradients(items, [pl.points for pl in plans])
         results = []
-        for p, plan, g, (x, b) in zip(prepared, plans, grads, xs, strict=True):
+        agg_name = self._records["agg"].qualified_name
+        for item, plan, g, (x, b) in zip(items, plans, grads, xs, strict=True):
             token_attr = self.aggregator.aggregate(plan, g)  # (T, L, H)
+            if not isinstance(token_attr, torch.Tensor) or tuple(token_attr.shape) != (len(item.targets), *x.shape):
+                got = tuple(token_attr.shape) if isinstance(token_attr, torch.Tensor) else type(token_attr).__name__
+                raise InputError(f"aggregator {agg_name!r} returned {got}, expected (T, L, H) = "
+                                 f"{(len(item.targets), *x.shape)}")
             token_scores = _reduce(token_attr, self.engine_params["reduction"])  # (T, L)
-            scores = token_scores.numpy().astype(np.float64) @ p.membership.T.astype(np.float64)
+            scores = token_scores.numpy().astype(np.float64) @ item.membership().T.astype(np.float64)
+            _check_scores(agg_name, scores, (len(item.targets), len(item.elements)))
             extras: dict[str, Any] = dict(plan.info.get("extras", {}))
             if self.engine_params["completeness_delta"]:
-                extras["completeness_delta"] = self._completeness(p, x, b, scores).tolist()
+                out = engine.point_scores(item, [x, b])
+                visible_sum = np.where(item.visible, scores, 0.0).sum(axis=1)
+                extras["completeness_delta"] = (visible_sum - (out[0] - out[1])).tolist()
             results.append((scores, extras))
         return results
 
-    @torch.no_grad()
-    def _completeness(self, p: _Prepared, x: torch.Tensor, b: torch.Tensor, scores: np.ndarray) -> np.ndarray:
-        emb, mask = self._pad([x, b])
-        index = p.target_index.to(self.adapter.device)[None].expand(2, -1)
-        pos = p.target_position
-        position = pos.to(self.adapter.device)[None].expand(2, -1) if pos is not None else None
-        out = self.adapter.target_scores(emb, mask, index, position, mode=self.engine_params["mode"]).float().cpu()
-        visible_sum = np.where(p.visible, scores, 0.0).sum(axis=1)
-        return visible_sum - (out[0] - out[1]).numpy()
+
+def _per_input(value: Any, n: int, what: str) -> list[Any]:
+    if value is None or isinstance(value, str) or (isinstance(value, int | np.integer) and not isinstance(value, bool)):
+        return [value] * n
+    if isinstance(value, Sequence) and len(value) == n:
+        return list(value)
+    raise InputError(
+        f"{what} must be None, one value for every input, or a list with one entry per input ({n} inputs, got "
+        f"{value!r:.80}); for several targets of one input use [[0, 1]]"
+    )
+
+
+def _check_items(task: Task, items: Any, n: int) -> None:
+    if not isinstance(items, list) or len(items) != n or not all(isinstance(i, TaskItem) for i in items):
+        raise InputError(f"task {task.name!r} must return one TaskItem per input ({n}); got {type(items).__name__}")
+
+
+def _check_scores(name: str, scores: np.ndarray, expected: tuple[int, int]) -> None:
+    if scores.shape != expected:
+        raise InputError(f"aggregator {name!r} returned scores of shape {scores.shape}, expected {expected}")
+    if not np.isfinite(scores).all():
+        raise InputError(f"aggregator {name!r} returned non-finite scores (NaN or inf) for "
+                         f"{int((~np.isfinite(scores)).sum())} of {scores.size} entries")
 
 
 def _reduce(attr: torch.Tensor, reduction: str) -> torch.Tensor:
@@ -537,30 +415,41 @@ def _reduce(attr: torch.Tensor, reduction: str) -> torch.Tensor:
 def explain(
     model: Any,
     tokenizer: Any,
-    texts: str | Sequence[str],
+    inputs: Any,
     *,
     method: str | AttributionRecipe = "lime",
     targets: Any = None,
+    task: str | None = None,
+    contrast: Any = None,
     granularity: str = "word",
     **params: Any,
 ) -> list[Explanation]:
-    """Explain ``texts`` with one attribution method; one :class:`Explanation` per text.
+    """Explain ``inputs`` with one attribution method; one :class:`Explanation` per input.
 
     Parameters
     ----------
     model, tokenizer:
-        A HF sequence classifier or causal LM and its tokenizer.
-    texts:
-        A string or a list of strings (for causal LMs: the prompts).
+        A HF model and its tokenizer; the task that claims the model decides what an input
+        and a target are (``interpreto methods --kind task``).
+    inputs:
+        One input or a list: a text, a ``(text_a, text_b)`` pair, chat messages
+        ``[{"role": ..., "content": ...}]``, a source text (seq2seq) ... as the task takes.
     method:
         A registered attribution method (see ``interpreto methods --kind attribution``).
     targets:
-        Classifiers: ``None`` (the predicted class), a class index for every text, or one entry
-        per text (an index or a list of indices). Causal LMs: ``None`` (greedy generation of
-        ``max_new_tokens`` tokens), a continuation string, or one continuation per text.
+        What is explained, per input, as the task takes it. Classifiers: ``None`` (the
+        predicted class), a class index or label, or a list of them per input. LMs: ``None``
+        (greedy generation of ``max_new_tokens`` tokens), a continuation string, or token ids.
+    task:
+        Force a registered task; default: the first that claims the model.
+    contrast:
+        The foil ("why the target rather than this?"): a class for classifiers, a continuation
+        of the same number of tokens for LMs. Implies ``score="contrast"`` unless a score is given.
     granularity:
         ``token``, ``word``, ``sentence`` or ``all_tokens``.
     **params:
-        Engine options of :class:`Explainer` and parameters of the method's parts.
+        ``score=`` and the engine options of :class:`Explainer`, the parameters of the method's
+        parts and of the task.
     """
-    return Explainer(model, tokenizer, method=method, granularity=granularity, **params).explain(texts, targets)
+    explainer = Explainer(model, tokenizer, method=method, granularity=granularity, task=task, **params)
+    return explainer.explain(inputs, targets, contrast)

@@ -9,11 +9,11 @@ from typing import Any
 import attrs
 import numpy as np
 
-from ._adapters import Target
+from ._tasks import Target, TaskItem
 
 __all__ = ["Explanation"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the task, its input and item (token ids, groups, visibility) are kept
 
 
 def _as_scores(value: Any) -> np.ndarray:
@@ -38,6 +38,13 @@ class Explanation:
     targets: what each row explains (a class, or a generated token).
     method, parameters, granularity, versions: provenance.
     extras: method-specific results (e.g. ``completeness_delta`` for integrated gradients).
+    task, score: the task that encoded the input and the score explained.
+    input: the input as given (a text, a pair, chat messages ...).
+    token_ids, token_groups: the tokens the engine saw and the tokens of each element;
+        ``visible (T, E)``: element e can influence target t; ``segments`` / ``segment_names``:
+        which part of the input each element comes from; ``layout``: the task's own data.
+        With these a metric re-scores the explanation through the same engine, with no
+        re-tokenization.
     """
 
     text: str
@@ -53,6 +60,15 @@ class Explanation:
     model_kind: str = "classifier"
     output_text: str | None = None
     extras: dict[str, Any] = attrs.field(factory=dict)
+    task: str | None = None
+    score: str | None = None
+    input: Any = None
+    token_ids: tuple[int, ...] = attrs.field(converter=tuple, default=())
+    token_groups: tuple[tuple[int, ...], ...] = attrs.field(converter=lambda g: tuple(tuple(x) for x in g), default=())
+    visible: Any = None
+    segments: tuple[int, ...] = attrs.field(converter=tuple, default=())
+    segment_names: tuple[str, ...] = attrs.field(converter=tuple, default=())
+    layout: dict[str, Any] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
         n_t, n_e = self.scores.shape
@@ -63,6 +79,43 @@ class Explanation:
             )
         if self.generated and len(self.generated) != n_e:
             raise ValueError("generated must have one flag per element")
+        if self.token_groups and len(self.token_groups) != n_e:
+            raise ValueError("token_groups must have one group per element")
+        if self.visible is not None:
+            vis = np.array(self.visible, dtype=bool)
+            if vis.shape != self.scores.shape:
+                raise ValueError(f"visible has shape {vis.shape}, scores {self.scores.shape}")
+            vis.setflags(write=False)
+            object.__setattr__(self, "visible", vis)
+
+    @classmethod
+    def from_item(cls, item: TaskItem, scores: np.ndarray, extras: dict[str, Any], *, method: str,
+                  parameters: dict[str, Any], versions: dict[str, str], task: str, score: str) -> Explanation:
+        """The explanation of one task item (invisible elements score 0)."""
+        return cls(
+            text=item.text, elements=item.elements.texts, spans=item.elements.spans,
+            scores=np.where(item.visible, scores, 0.0), targets=item.targets, method=method,
+            granularity=item.elements.granularity, parameters=parameters, versions=versions,
+            generated=item.generated, model_kind=_MODEL_KINDS.get(task, task), output_text=item.output_text,
+            extras=extras | ({"truncated": True} if item.truncated else {}), task=task, score=score,
+            input=item.input, token_ids=item.ids, token_groups=item.elements.token_groups, visible=item.visible,
+            segments=item.segments, segment_names=item.segment_names, layout=item.layout,
+        )
+
+    def to_item(self) -> TaskItem:
+        """The task item this explanation was made from (needs format 2: its token ids)."""
+        from ._elements import Elements
+
+        if not self.token_ids:
+            raise ValueError("this explanation keeps no token ids (saved by an older version): re-explain the text")
+        return TaskItem(
+            input=self.input, text=self.text, ids=self.token_ids,
+            elements=Elements(texts=self.elements, spans=self.spans, token_groups=self.token_groups,
+                              granularity=self.granularity),
+            targets=self.targets, visible=self.visible if self.visible is not None else np.ones(self.scores.shape, bool),
+            generated=self.generated, segments=self.segments, segment_names=self.segment_names,
+            output_text=self.output_text, layout=self.layout,
+        )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Explanation):
@@ -103,6 +156,15 @@ class Explanation:
             "model_kind": self.model_kind,
             "output_text": self.output_text,
             "extras": _jsonable(self.extras),
+            "task": self.task,
+            "score": self.score,
+            "input": _jsonable(self.input),
+            "token_ids": list(self.token_ids),
+            "token_groups": [list(g) for g in self.token_groups],
+            "visible": None if self.visible is None else np.asarray(self.visible).tolist(),
+            "segments": list(self.segments),
+            "segment_names": list(self.segment_names),
+            "layout": _jsonable(self.layout),
         }
 
     @classmethod
@@ -113,8 +175,8 @@ class Explanation:
         elif isinstance(data, str):
             data = json.loads(data)
         data = dict(data)
-        if data.pop("format", FORMAT_VERSION) != FORMAT_VERSION:
-            raise ValueError("unsupported explanation format version")
+        if data.pop("format", FORMAT_VERSION) not in (1, FORMAT_VERSION):
+            raise ValueError(f"unsupported explanation format version (this version reads 1 and {FORMAT_VERSION})")
         data["targets"] = [Target(**t) for t in data["targets"]]
         return cls(**data)
 
@@ -136,6 +198,9 @@ class Explanation:
 
     def _repr_html_(self) -> str:
         return self.to_html()
+
+
+_MODEL_KINDS = {"sequence_classification": "classifier", "causal_lm": "causal_lm"}
 
 
 def _jsonable(value: Any) -> Any:

@@ -29,8 +29,11 @@ KINDS: dict[str, tuple[tuple[str, ...], str]] = {
     "aggregator": (("aggregate",), "turns outputs at those points into one score per element"),
     "dictionary_learner": (("fit", "encode", "decode"), "learns a concept dictionary from activations"),
     "interpreter": (("interpret",), "explains what a concept means"),
-    "metric": (("compute",), "scores explanations or concept dictionaries"),
+    "metric": (("compute",), "scores attribution explanations (faithfulness, robustness)"),
+    "concept_metric": (("compute",), "scores a concept dictionary"),
     "attribution": ((), "a named recipe of parts with default parameters"),
+    "task": (("claims", "prepare", "scores"), "encodes inputs of one model family / head and scores its targets"),
+    "score": (("score",), "the number explained for each target (logit, probability, contrast, ...)"),
 }
 
 
@@ -57,7 +60,8 @@ class GradientPlan:
 class AttributionRecipe:
     """A named attribution method: a perturbator or gradient method, an aggregator, defaults.
 
-    Part names may be qualified as ``plugin:name`` to pick one plugin's part.
+    Part names may be qualified as ``plugin:name`` to pick one plugin's part; a bare name
+    resolves to the registering plugin's own part first, then to any plugin's.
     """
 
     aggregator: str
@@ -72,6 +76,11 @@ class AttributionRecipe:
     @property
     def family(self) -> str:
         return "perturbation" if self.perturbator is not None else "gradient"
+
+    def part_names(self) -> list[tuple[str, str]]:
+        """``(kind, name)`` of each part the recipe names."""
+        first = ("perturbator", self.perturbator) if self.perturbator else ("gradient_method", self.gradient_method)
+        return [(first[0], str(first[1])), ("aggregator", self.aggregator)]
 
 
 def part_params(obj: Any) -> dict[str, Any]:

@@ -66,6 +66,7 @@ class Registry:
         only_set = set(only) if only is not None else _env_list("INTERPRETO_PLUGINS")
         disable_set = set(disable) if disable is not None else (_env_list("INTERPRETO_DISABLE_PLUGINS") or set())
         strict = _strict_default() if strict is None else strict
+        loaded: list[str] = []
         for ep in sorted(md.entry_points(group=group), key=lambda e: e.name):
             dist = getattr(ep, "dist", None)
             dist_name = dist.metadata["Name"] if dist is not None else None
@@ -78,10 +79,18 @@ class Registry:
                 continue
             try:
                 module = ep.load()
-            except Exception as exc:  # noqa: BLE001 - any import failure is the plugin's
+            except BaseException as exc:  # SystemExit too: a plugin must not end the host
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
                 self._fail(ep.name, ep.value, dist_name, version, exc, strict)
                 continue
-            self.add_plugin(module, name=ep.name, distribution=dist_name, version=version, strict=strict)
+            record = self.add_plugin(module, name=ep.name, distribution=dist_name, version=version, strict=strict,
+                                     check_recipes=False)
+            if record.status == "loaded":
+                loaded.append(record.name)
+        # Recipes may name parts of plugins loaded after theirs: check them once all are in.
+        for name in loaded:
+            self._check_recipes(name, strict=strict)
 
     def add_plugin(
         self,
@@ -91,10 +100,13 @@ class Registry:
         distribution: str | None = None,
         version: str | None = None,
         strict: bool = True,
+        check_recipes: bool = True,
     ) -> PluginRecord:
         """Register a plugin object (module or namespace with hook implementations).
 
-        All its parts are validated before any is added: a failing plugin adds nothing.
+        All its parts are validated before any is added: a failing plugin adds nothing. Its
+        recipes must name parts that exist (its own, or already registered ones): otherwise the
+        plugin fails with the missing name (``check_recipes=False`` defers that check).
         """
         module_name = getattr(plugin, "__name__", type(plugin).__name__)
         if name in self._plugins and self._plugins[name].status == "loaded":
@@ -110,7 +122,9 @@ class Registry:
                 hook = getattr(pm.hook, f"interpreto_register_{kind}")
                 for impl in hook.get_hookimpls():
                     impl.function(self._make_register(kind, name, distribution, version, staged))
-        except Exception as exc:  # noqa: BLE001 - report, keep the other plugins
+        except BaseException as exc:  # report, keep the other plugins
+            if isinstance(exc, KeyboardInterrupt):
+                raise
             return self._fail(name, module_name, distribution, version, exc, strict)
         for rec in staged:
             existing = self._parts[rec.kind].setdefault(rec.name, [])
@@ -132,12 +146,52 @@ class Registry:
             parts=tuple(f"{r.kind}:{r.name}" for r in staged),
         )
         self._plugins[name] = record
+        if check_recipes:
+            return self._check_recipes(name, strict=strict)
         return record
+
+    def _check_recipes(self, plugin: str, *, strict: bool) -> PluginRecord:
+        """Fail ``plugin`` (removing its parts) if one of its recipes names a part that does not exist."""
+        record = self._plugins[plugin]
+        for rec in self._parts["attribution"].values():
+            for part in rec:
+                if part.plugin != plugin:
+                    continue
+                for kind, part_name in part.obj.part_names():
+                    try:
+                        self.get(kind, part_name, prefer=plugin)
+                    except UnknownNameError as exc:
+                        self._remove(plugin)
+                        error = InvalidPartError(f"recipe {part.name!r} names a missing {kind}: {exc}")
+                        return self._fail(plugin, record.module, record.distribution, record.version, error, strict)
+                    except AmbiguousNameError:
+                        pass  # resolved at call time with plugin:name
+        return record
+
+    def _remove(self, plugin: str) -> None:
+        for by_name in self._parts.values():
+            for part_name in list(by_name):
+                by_name[part_name] = [r for r in by_name[part_name] if r.plugin != plugin]
+                if not by_name[part_name]:
+                    del by_name[part_name]
 
     def _make_register(
         self, kind: str, plugin: str, distribution: str | None, version: str | None, staged: list[PartRecord]
     ) -> Callable[..., Any]:
         def register(obj: Any, *, name: str, summary: str, **meta: Any) -> Any:
+            part_kind = kind
+            if kind == "metric" and meta.get("scope") == "concepts":
+                warnings.warn(
+                    f"plugin {plugin!r} ({distribution or 'no distribution'}) registers concept metric {name!r} "
+                    "as a metric with scope='concepts'; implement interpreto_register_concept_metric instead "
+                    "(accepted for now as a concept_metric)",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+                part_kind = "concept_metric"
+            return _register(part_kind, obj, name=name, summary=summary, **meta)
+
+        def _register(kind: str, obj: Any, *, name: str, summary: str, **meta: Any) -> Any:
             if not isinstance(name, str) or not name.isidentifier():
                 raise InvalidPartError(f"{kind} name must be an identifier-like string, got {name!r}")
             if not isinstance(summary, str) or not summary.strip():
@@ -179,16 +233,24 @@ class Registry:
         return record
 
     # -- lookup ------------------------------------------------------------------------------------
-    def get(self, kind: str, name: str) -> PartRecord:
-        """The part of ``kind`` called ``name`` (or ``plugin:name``)."""
+    def get(self, kind: str, name: str, *, prefer: str | None = None) -> PartRecord:
+        """The part of ``kind`` called ``name`` (or ``plugin:name``).
+
+        ``prefer``: a plugin whose own part wins when several plugins registered ``name`` (a
+        recipe's bare part names resolve to its own plugin first).
+        """
         if kind not in KINDS:
             raise UnknownNameError("kind", kind, KINDS)
+        if not isinstance(name, str):
+            raise UnknownNameError(kind, repr(name), self.names(kind), f"a {kind} is named by a string")
         plugin = None
         if ":" in name:
             plugin, name = name.split(":", 1)
         candidates = self._parts[kind].get(name, [])
         if plugin is not None:
             candidates = [r for r in candidates if r.plugin == plugin]
+        elif prefer is not None and len(candidates) > 1:
+            candidates = [r for r in candidates if r.plugin == prefer] or candidates
         if not candidates:
             hint = ""
             disabled = [p.name for p in self._plugins.values() if p.status != "loaded"]

@@ -3,17 +3,19 @@
 A plugin is a module found through the entry-point group ``interpreto``. It implements any of
 the hooks below, each of which receives a ``register`` callback::
 
-    from interpreto_core import hookimpl
+    from interpreto_core.plugin import hookimpl
 
     @hookimpl
     def interpreto_register_perturbator(register):
         register(MyMasks, name="my_masks", summary="One line shown by `interpreto methods`.")
 
 ``register(obj, *, name, summary, **meta)`` validates ``obj`` against the contract of its kind
-on the spot (see ``interpreto_core.contracts``) and records which plugin and distribution it
+on the spot (the contract of each kind is in ``docs/plugins.md`` and in the docstrings below; the
+conformance checks of ``interpreto_core.testing`` test it) and records which plugin and distribution it
 came from. ``meta`` is free-form documentation (``reference=`` a paper, ``params=`` ...).
 
-A plugin module should import only ``interpreto_core`` and light libraries at import time:
+A plugin module imports only the public plugin API, ``interpreto_core.plugin``, and light
+libraries at import time:
 heavy imports (torch, overcomplete, ...) belong inside the part's methods, so that listing
 methods stays fast.
 """
@@ -58,22 +60,63 @@ def interpreto_register_aggregator(register):  # type: ignore[no-untyped-def]
 
 @hookspec
 def interpreto_register_dictionary_learner(register):  # type: ignore[no-untyped-def]
-    """Register dictionary learners (concept discovery).
+    """Register dictionary learners (concept discovery): subclasses of ``DictionaryLearner``.
 
-    Contract: ``fit(activations)``, ``encode(x)``, ``decode(z)``, ``dictionary``.
+    Contract: keyword-only ``__init__``; ``fit(activations) -> self``; ``encode(x (N, H)) -> (N, C)``;
+    ``decode(z (N, C)) -> (N, H)``; ``dictionary -> (C, H)``; ``state() -> dict[str, Tensor]`` and
+    ``load_state(tensors, extra)`` for save / load (see ``DictionaryLearner``).
     """
 
 
 @hookspec
 def interpreto_register_interpreter(register):  # type: ignore[no-untyped-def]
-    """Register concept interpreters. Contract: ``interpret(...)``."""
+    """Register concept interpreters.
+
+    Contract: ``interpret(learner, *, activations=None, split=None, concepts=None)
+    -> list[ConceptInterpretation]``, one per asked concept, in order.
+    """
 
 
 @hookspec
 def interpreto_register_metric(register):  # type: ignore[no-untyped-def]
-    """Register metrics (attribution or concept metrics). Contract: ``compute(...)``."""
+    """Register attribution metrics.
+
+    Contract: ``compute(explanations, *, model, tokenizer=None) -> MetricResult`` with one value
+    per explanation and a random baseline beside it.
+    """
+
+
+@hookspec
+def interpreto_register_concept_metric(register):  # type: ignore[no-untyped-def]
+    """Register concept metrics (score a concept dictionary): subclasses of ``ConceptMetric``.
+
+    Contract: ``compute(activations, *, learner=None, codes=None, reconstruction=None, other=None)
+    -> float``; class attributes ``higher_is_better`` and ``needs``.
+    """
 
 
 @hookspec
 def interpreto_register_attribution(register):  # type: ignore[no-untyped-def]
-    """Register named attribution methods: ``AttributionRecipe`` objects combining parts."""
+    """Register named attribution methods: ``AttributionRecipe`` objects combining parts.
+
+    A bare part name in a recipe resolves to the registering plugin's own part first, then to
+    any plugin's; every name must exist when the plugin loads.
+    """
+
+
+@hookspec
+def interpreto_register_task(register):  # type: ignore[no-untyped-def]
+    """Register tasks: subclasses of ``Task`` (what differs between model families and heads).
+
+    Contract: ``claims(model) -> bool`` (classmethod); ``prepare(inputs, targets, contrasts, *,
+    granularity) -> list[TaskItem]``; ``scores(batch: RowBatch, score: Score) -> Tensor (B, W)``.
+    """
+
+
+@hookspec
+def interpreto_register_score(register):  # type: ignore[no-untyped-def]
+    """Register scores: the number explained for each target.
+
+    Contract: ``score(logits (..., V), target (...), foil (...) | None) -> (...)``; class attribute
+    ``needs_foil`` (True: explains target versus foil, ``contrast=`` is required).
+    """

@@ -10,7 +10,7 @@ Aggregators see ``grads (S, T, L, H)`` at the plan's S points for T targets, and
 
 from __future__ import annotations
 
-from interpreto_core import GradientPlan, InputError, hookimpl
+from interpreto_core.plugin import GradientPlan, InputError, hookimpl
 
 
 class PlainGradient:

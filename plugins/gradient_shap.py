@@ -7,7 +7,7 @@ multiplier approximates SHAP values; without noise, its expectation satisfies co
 
 from __future__ import annotations
 
-from interpreto_core import AttributionRecipe, GradientPlan, InputError, hookimpl
+from interpreto_core.plugin import AttributionRecipe, GradientPlan, InputError, hookimpl
 
 
 class BaselineDistribution:

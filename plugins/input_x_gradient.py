@@ -1,6 +1,6 @@
 """Input x Gradient (Shrikumar et al., 2016): gradient times the embedding, summed over the hidden size."""
 
-from interpreto_core import AttributionRecipe, hookimpl
+from interpreto_core.plugin import AttributionRecipe, hookimpl
 
 
 @hookimpl

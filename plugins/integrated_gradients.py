@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from interpreto_core import AttributionRecipe, GradientPlan, InputError, hookimpl
+from interpreto_core.plugin import AttributionRecipe, GradientPlan, InputError, hookimpl
 
 QUADRATURES = ("gauss_legendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid")
 

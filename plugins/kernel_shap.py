@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from interpreto_core import AttributionRecipe, InputError, PerturbationPlan, hookimpl
+from interpreto_core.plugin import AttributionRecipe, InputError, PerturbationPlan, hookimpl
 from interpreto_plugins._sampling import subset_masks
 
 

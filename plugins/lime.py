@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from interpreto_core import AttributionRecipe, InputError, PerturbationPlan, hookimpl
+from interpreto_core.plugin import AttributionRecipe, InputError, PerturbationPlan, hookimpl
 from interpreto_plugins._sampling import subset_masks
 
 

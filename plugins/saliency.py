@@ -5,7 +5,7 @@ sign relative to the input, and its sum over the hidden size is ~0 in models tha
 embeddings first (BERT). For signed scores use input_x_gradient, or pass reduction="sum".
 """
 
-from interpreto_core import AttributionRecipe, hookimpl
+from interpreto_core.plugin import AttributionRecipe, hookimpl
 
 
 @hookimpl

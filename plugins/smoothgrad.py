@@ -3,7 +3,7 @@
 Like saliency, the token score is the L2 norm of the averaged gradient by default.
 """
 
-from interpreto_core import AttributionRecipe, hookimpl
+from interpreto_core.plugin import AttributionRecipe, hookimpl
 
 
 @hookimpl

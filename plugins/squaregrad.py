@@ -1,6 +1,6 @@
 """SquareGrad (Hooker et al., 2019): mean squared gradient over noisy copies of the input."""
 
-from interpreto_core import AttributionRecipe, hookimpl
+from interpreto_core.plugin import AttributionRecipe, hookimpl
 
 
 @hookimpl

@@ -1,6 +1,6 @@
 """VarGrad (Adebayo et al., 2018): variance of gradients over noisy copies of the input."""
 
-from interpreto_core import AttributionRecipe, hookimpl
+from interpreto_core.plugin import AttributionRecipe, hookimpl
 
 
 @hookimpl

@@ -96,6 +96,6 @@ def concept_metrics(
     z, x_hat = codes_and_reconstruction(learner, activations)
     out = {}
     for name in metrics:
-        metric = get_registry().get("metric", name).obj()
+        metric = get_registry().get("concept_metric", name).obj()
         out[name] = metric.compute(activations, learner=learner, codes=z, reconstruction=x_hat, other=other)
     return out

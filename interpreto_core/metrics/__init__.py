@@ -11,7 +11,7 @@ from typing import Any
 
 from ._base import CurveMetric, EraserMetric, OrderCurveMetric, area, check_fractions, check_n_steps, curve_steps, top_k_counts
 from ._curves import OrderCurves, order_curves
-from ._engine import MaskJob, MetricItem, method_name, method_order, prepare_items, random_orders, score_masks
+from ._engine import MaskJob, MetricItem, method_name, method_order, metric_items, prepare_items, random_orders, score_masks
 from ._results import CurveResult, MetricResult
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "evaluate",
     "method_name",
     "method_order",
+    "metric_items",
     "order_curves",
     "prepare_items",
     "random_orders",

@@ -9,7 +9,7 @@ import attrs
 import numpy as np
 
 from .._errors import InputError
-from ._engine import MaskJob, MetricItem, method_order, prepare_items, random_orders, score_masks
+from ._engine import MaskJob, MetricItem, method_order, metric_items, random_orders, score_masks
 
 __all__ = ["OrderCurves", "order_curves", "check_common"]
 
@@ -40,14 +40,17 @@ class OrderCurves:
 
 
 def check_common(*, n_random: int, seed: int, mode: str, batch_size: int) -> None:
-    from .._adapters import INFERENCE_MODES
+    from .._registry import get_registry
+    from .._scores import MODE_ALIASES
 
     if not isinstance(n_random, int) or n_random < 1:
         raise InputError(f"n_random must be a positive integer (random orders per target), got {n_random!r}")
     if not isinstance(seed, int):
         raise InputError(f"seed must be an integer, got {seed!r}")
-    if mode not in INFERENCE_MODES:
-        raise InputError(f"unknown mode {mode!r}; choose one of {', '.join(INFERENCE_MODES)}")
+    scores = get_registry().names("score")
+    if not isinstance(mode, str) or MODE_ALIASES.get(mode, mode) not in scores:
+        raise InputError(f"unknown mode {mode!r}; choose a score ({', '.join(scores)}) or one of "
+                         f"{', '.join(MODE_ALIASES)}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
 
@@ -78,7 +81,7 @@ def order_curves(
 
     check_common(n_random=n_random, seed=seed, mode=mode, batch_size=batch_size)
     adapter = adapt(model, tokenizer)
-    items = prepare_items(adapter, explanations)
+    items = metric_items(adapter, explanations)
     jobs: list[MaskJob] = []
     xs: list[list[np.ndarray]] = []
     layout: list[list[tuple[int, list[int], int]]] = []  # per item, per target: (method job, random jobs, full job)

@@ -1,9 +1,10 @@
-"""The metrics engine: target scores of element-masked inputs, packed into batched forward passes.
+"""Metric inputs: explanations back to task items, scored through the attribution engine.
 
-An explanation is re-tokenized with the model's tokenizer to recover which tokens each element
-covers (its elements must come out identical, else the explanation was made with another
-tokenizer or granularity). A masked element's tokens get the baseline embedding, exactly as the
-attribution engine masks them; special tokens ([CLS], [SEP], BOS) are never masked.
+An explanation keeps the task item it was made from (token ids, each element's tokens, the
+targets and which elements can influence them), so a metric masks exactly the tokens the
+method masked, with no re-tokenization, and its rows go through the same packed engine
+(``interpreto_core._engine.Engine``) as the attribution methods. A masked element's tokens get
+the baseline embedding; tokens in no element (special and template tokens) are never masked.
 """
 
 from __future__ import annotations
@@ -16,29 +17,43 @@ import numpy as np
 
 from .._errors import InputError
 
-__all__ = ["MetricItem", "MaskJob", "prepare_items", "score_masks", "method_order", "random_orders", "method_name"]
+__all__ = ["MetricItem", "MaskJob", "metric_items", "prepare_items", "score_masks", "method_order", "random_orders",
+           "method_name"]
 
 
 @attrs.frozen(kw_only=True, eq=False)
 class MetricItem:
-    """One explanation, ready to be perturbed."""
+    """One explanation, ready to be perturbed: its task item, scores and bound task."""
 
     index: int
-    ids: tuple[int, ...]
-    membership: np.ndarray  # (E, L) 0/1: element e covers token l
-    covered: np.ndarray  # (L,) bool: token belongs to some element
-    target_index: tuple[int, ...]
-    target_position: tuple[int | None, ...]
+    item: Any  # TaskItem
+    task: Any  # the bound Task that scores it
     scores: np.ndarray  # (T, E)
-    visible: np.ndarray  # (T, E) bool: element can influence target t (causal LMs: not after it)
+
+    @property
+    def visible(self) -> np.ndarray:
+        """``(T, E)`` bool: element e can influence target t."""
+        return self.item.visible
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return self.item.ids
 
     @property
     def n_targets(self) -> int:
-        return len(self.target_index)
+        return len(self.item.targets)
 
     @property
     def n_elements(self) -> int:
-        return self.membership.shape[0]
+        return len(self.item.elements)
+
+    @property
+    def target_index(self) -> tuple[int, ...]:
+        return tuple(t.index for t in self.item.targets)
+
+    @property
+    def target_position(self) -> tuple[int | None, ...]:
+        return tuple(t.position for t in self.item.targets)
 
 
 @attrs.frozen(kw_only=True)
@@ -55,65 +70,92 @@ def method_name(explanations: Sequence[Any]) -> str:
     return names.pop() if len(names) == 1 else "mixed"
 
 
-def prepare_items(adapter: Any, explanations: Sequence[Any]) -> list[MetricItem]:
-    """Re-tokenize each explanation's text and check its elements match."""
+def _task_for(adapter: Any, explanations: Sequence[Any]) -> Any:
+    from .._attribution import resolve_task
+    from .._registry import get_registry
+
+    registry = get_registry()
+    names = {e.task for e in explanations if e.task is not None}
+    if len(names) > 1:
+        raise InputError(f"the explanations come from several tasks ({', '.join(sorted(names))}): evaluate each "
+                         "task's explanations on its own model")
+    name = names.pop() if names else None
+    try:
+        claimed = resolve_task(registry, adapter.model)
+    except InputError:
+        claimed = None  # no task claims the model: the explanations' task was forced
+    if name is None:  # format 1: no task recorded, only the model kind
+        if claimed is None:
+            raise InputError("the explanations record no task and no task claims the model")
+        kinds = {e.model_kind for e in explanations}
+        expected = {"sequence_classification": "classifier"}.get(claimed.name, claimed.name)
+        if kinds != {expected}:
+            raise InputError(f"the explanations were made for a {', '.join(sorted(kinds))}, but the model is a "
+                             f"{expected}: evaluate an explanation with the model that made it")
+        rec = claimed
+    else:
+        try:
+            rec = registry.get("task", name)
+        except KeyError:
+            raise InputError(f"the explanations were made by task {name!r}, which is not installed") from None
+        if claimed is not None and claimed.name != rec.name and not rec.obj.claims(adapter.model):
+            raise InputError(f"the explanations were made by task {name!r}, but {type(adapter.model).__name__} is a "
+                             f"model of task {claimed.name!r}: evaluate an explanation with the model that made it")
+    params = {}
+    for e in explanations:  # the task's options the explanation was made with (e.g. chat roles)
+        params |= {k: v for k, v in e.parameters.items() if k in rec.params}
+    from .._parts import build_part
+
+    return build_part(rec.obj, params, kind="task", name=rec.name).bind(adapter)
+
+
+def metric_items(adapter: Any, explanations: Sequence[Any]) -> list[MetricItem]:
+    """One :class:`MetricItem` per explanation, checked against ``adapter``'s model.
+
+    Explanations saved by version 1 (no token ids) are re-encoded by the task from their text
+    and targets; their elements must then come out identical.
+    """
     from .._explanation import Explanation
 
     if isinstance(explanations, Explanation):
         explanations = [explanations]
-    if not explanations:
+    if not isinstance(explanations, Sequence) or not explanations:
         raise InputError("no explanations to evaluate: pass a non-empty list of Explanation objects")
-    items = []
     for i, expl in enumerate(explanations):
         if not isinstance(expl, Explanation):
             raise InputError(f"metrics take Explanation objects (from interpreto_core.explain); item {i} is "
                              f"a {type(expl).__name__}")
-        if expl.model_kind != adapter.kind:
-            raise InputError(f"explanation {i} was made for a {expl.model_kind}, but the model is a {adapter.kind}")
-        enc = adapter.encode(expl.text)
-        prompt = enc.elements(expl.granularity)
-        ids = list(enc.input_ids)
-        groups = list(prompt.token_groups)
-        n_gen = sum(expl.generated) if expl.generated else 0
-        if adapter.kind == "causal_lm":
-            cont = [t.index for t in expl.targets]
-            if any(t.position is None for t in expl.targets):
-                raise InputError(f"explanation {i} has causal-LM targets without positions")
-            p = len(ids)
-            ids += cont
-            groups += [(p + j,) for j in range(len(cont) - 1)]
-            expected = prompt.texts
-            got = expl.elements[: len(expl.elements) - n_gen]
+    task = _task_for(adapter, explanations)
+    vocab = adapter.vocab_size
+    out = []
+    for i, expl in enumerate(explanations):
+        if expl.token_ids:
+            if max(expl.token_ids) >= vocab:
+                raise InputError(f"explanation {i} has token ids outside the model's vocabulary ({vocab}): evaluate "
+                                 "an explanation with the model and tokenizer that made it")
+            item = expl.to_item()
         else:
-            expected, got = prompt.texts, expl.elements
-        if tuple(expected) != tuple(got) or len(groups) != len(expl.elements):
-            raise InputError(
-                f"explanation {i}: re-tokenizing its text at granularity {expl.granularity!r} gives elements "
-                f"{list(expected)[:8]}..., not the explanation's {list(got)[:8]}...; evaluate an explanation "
-                "with the model and tokenizer that made it"
-            )
-        membership = np.zeros((len(groups), len(ids)), dtype=np.float32)
-        for e, g in enumerate(groups):
-            membership[e, list(g)] = 1.0
-        last_token = np.array([max(g) for g in groups])
-        positions = tuple(t.position for t in expl.targets)
-        if adapter.kind == "causal_lm":
-            visible = np.array([last_token <= q for q in positions], dtype=bool)
-        else:
-            visible = np.ones(expl.scores.shape, dtype=bool)
-        items.append(
-            MetricItem(
-                index=i,
-                ids=tuple(ids),
-                membership=membership,
-                covered=membership.sum(0) > 0,
-                target_index=tuple(t.index for t in expl.targets),
-                target_position=positions,
-                scores=np.asarray(expl.scores, dtype=np.float64),
-                visible=visible,
-            )
+            item = _reencode(task, expl, i)
+        out.append(MetricItem(index=i, item=item, task=task, scores=np.asarray(expl.scores, dtype=np.float64)))
+    return out
+
+
+def _reencode(task: Any, expl: Any, i: int) -> Any:
+    lm = expl.model_kind == "causal_lm"
+    target = [t.index for t in expl.targets]
+    (item,) = task.prepare([expl.text], targets=[target], contrasts=[None], granularity=expl.granularity)
+    if tuple(item.elements.texts) != tuple(expl.elements) or (lm and len(item.targets) != len(expl.targets)):
+        raise InputError(
+            f"explanation {i}: re-tokenizing its text at granularity {expl.granularity!r} gives elements "
+            f"{list(item.elements.texts)[:8]}..., not the explanation's {list(expl.elements)[:8]}...; evaluate an "
+            "explanation with the model and tokenizer that made it"
         )
-    return items
+    return item
+
+
+def prepare_items(adapter: Any, explanations: Sequence[Any]) -> list[MetricItem]:
+    """Former name of :func:`metric_items`."""
+    return metric_items(adapter, explanations)
 
 
 def method_order(item: MetricItem, target: int) -> np.ndarray:
@@ -142,67 +184,24 @@ def score_masks(
 ) -> list[np.ndarray]:
     """Target score of every mask row of every job: a list of ``(R,)`` arrays, one per job.
 
-    Rows of all jobs are packed (shortest texts first) into forward passes of ``batch_size`` rows.
+    ``mode``: a score name (``probability`` ...) or a former mode (``softmax`` ...). Rows of all
+    jobs are packed (shortest texts first) into forward passes of ``batch_size`` rows by the
+    attribution engine.
     """
-    import torch
-    from tqdm.auto import tqdm
+    from .._engine import Engine
+    from .._engine import MaskJob as RowJob
+    from .._parts import build_part
+    from .._registry import get_registry
+    from .._scores import MODE_ALIASES
 
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if not items:
+        return [np.zeros(0) for _ in jobs]
+    rec = get_registry().get("score", MODE_ALIASES.get(mode, mode))
+    score = build_part(rec.obj, {}, kind="score", name=rec.name)
+    task = items[0].task
+    engine = Engine(task, score, batch_size=batch_size, progress=progress, desc=desc)
     base = adapter.baseline_vector(baseline)
-    out = [np.zeros(len(j.masks), dtype=np.float64) for j in jobs]
-    order = sorted(range(len(jobs)), key=lambda k: len(items[jobs[k].item].ids))
-    n_rows = sum(len(j.masks) for j in jobs)
-    n_batches = -(-n_rows // batch_size)
-    disable: bool | None = (n_batches <= 1) if progress is None else not progress
-    if progress is None and not disable:
-        disable = None  # tqdm: shown only when stderr is a terminal
-    embeds: dict[int, torch.Tensor] = {}
-
-    def rows_of(k: int) -> torch.Tensor:
-        job = jobs[k]
-        item = items[job.item]
-        if job.item not in embeds:
-            embeds[job.item] = adapter.embed(torch.tensor(item.ids))
-        x = embeds[job.item]
-        keep = np.asarray(job.masks, dtype=np.float32) @ item.membership  # (R, L)
-        keep = np.where(item.covered[None, :], keep, 1.0)
-        w = torch.from_numpy(keep).to(adapter.device, adapter.dtype)[:, :, None]
-        return w * x + (1 - w) * base
-
-    pending: list[tuple[int, int, torch.Tensor]] = []  # (job, row, embeddings (L, H))
-
-    def flush(bar: Any) -> None:
-        chunk = pending[:batch_size]
-        del pending[:batch_size]
-        length = max(r.shape[0] for _, _, r in chunk)
-        emb = torch.zeros((len(chunk), length, base.shape[0]), dtype=adapter.dtype, device=adapter.device)
-        mask = torch.zeros((len(chunk), length), dtype=torch.long, device=adapter.device)
-        index = torch.zeros((len(chunk), 1), dtype=torch.long)
-        position = torch.zeros((len(chunk), 1), dtype=torch.long) if adapter.kind == "causal_lm" else None
-        for b, (k, _, r) in enumerate(chunk):
-            emb[b, : r.shape[0]] = r
-            mask[b, : r.shape[0]] = 1
-            item = items[jobs[k].item]
-            index[b, 0] = item.target_index[jobs[k].target]
-            if position is not None:
-                position[b, 0] = item.target_position[jobs[k].target]
-        scores = adapter.target_scores(
-            emb, mask, index.to(adapter.device), None if position is None else position.to(adapter.device), mode=mode
-        )
-        scores = scores[:, 0].float().cpu().numpy()
-        for b, (k, r, _) in enumerate(chunk):
-            out[k][r] = scores[b]
-        bar.update(1)
-
-    with adapter.evaluating(), torch.inference_mode(), tqdm(
-        total=n_batches, desc=desc, unit="batch", disable=disable, leave=False
-    ) as bar:
-        for k in order:
-            rows = rows_of(k)
-            pending.extend((k, r, rows[r]) for r in range(rows.shape[0]))
-            while len(pending) >= batch_size:
-                flush(bar)
-        while pending:
-            flush(bar)
-    return out
+    with adapter.evaluating():
+        out = engine.score_masks([it.item for it in items],
+                                 [RowJob(item=j.item, masks=j.masks, targets=(j.target,)) for j in jobs], base)
+    return [o[:, 0] for o in out]

@@ -6,8 +6,8 @@ mean of those thresholds: z = ReLU(W_e x + b_e) * [z >= theta].
 
 from __future__ import annotations
 
-from interpreto_core import InputError, hookimpl
-from interpreto_core.concepts._families import SAELearner
+from interpreto_core.plugin import InputError, hookimpl
+from interpreto_core.plugin import SAELearner
 
 
 class BatchTopKSAE(SAELearner):

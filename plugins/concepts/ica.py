@@ -5,8 +5,8 @@ encode(x) = (x - mu) W^T (unmixing), decode(z) = z M^T + mu (mixing M = W^+).
 
 from __future__ import annotations
 
-from interpreto_core import hookimpl
-from interpreto_core.concepts._families import AffineLearner
+from interpreto_core.plugin import hookimpl
+from interpreto_core.plugin import AffineLearner
 
 
 class ICA(AffineLearner):

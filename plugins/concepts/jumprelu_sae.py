@@ -6,8 +6,8 @@ pseudo-gradient; loss mean((x - x_hat)^2) + l1 * mean(|z|).
 
 from __future__ import annotations
 
-from interpreto_core import hookimpl
-from interpreto_core.concepts._families import SAELearner
+from interpreto_core.plugin import hookimpl
+from interpreto_core.plugin import SAELearner
 
 
 class JumpReLUSAE(SAELearner):

@@ -5,8 +5,8 @@ encode(x) = one_hot(argmin_c ||x - mu_c||) (hard assignment: no gradient), decod
 
 from __future__ import annotations
 
-from interpreto_core import hookimpl
-from interpreto_core.concepts._families import AffineLearner
+from interpreto_core.plugin import hookimpl
+from interpreto_core.plugin import AffineLearner
 
 
 class KMeans(AffineLearner):

@@ -5,8 +5,8 @@ dead = 1 / C * #{c : max_n |Z_nc| <= threshold}. Lower is better.
 
 from __future__ import annotations
 
-from interpreto_core import hookimpl
-from interpreto_core.concepts._metrics import ConceptMetric
+from interpreto_core.plugin import hookimpl
+from interpreto_core.plugin import ConceptMetric
 
 
 class ConceptDeadRatio(ConceptMetric):
@@ -24,6 +24,5 @@ class ConceptDeadRatio(ConceptMetric):
 
 
 @hookimpl
-def interpreto_register_metric(register):
-    register(ConceptDeadRatio, name="concept_dead_ratio", summary="Concepts: fraction of concepts that never fire.",
-             scope="concepts")
+def interpreto_register_concept_metric(register):
+    register(ConceptDeadRatio, name="concept_dead_ratio", summary="Concepts: fraction of concepts that never fire.")

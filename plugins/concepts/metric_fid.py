@@ -8,8 +8,8 @@ of round-off clipped to 0).
 
 from __future__ import annotations
 
-from interpreto_core import hookimpl
-from interpreto_core.concepts._metrics import ConceptMetric
+from interpreto_core.plugin import hookimpl
+from interpreto_core.plugin import ConceptMetric
 
 
 def _sqrtm_psd(m):
@@ -37,8 +37,7 @@ class ConceptFrechetDistance(ConceptMetric):
 
 
 @hookimpl
-def interpreto_register_metric(register):
+def interpreto_register_concept_metric(register):
     register(ConceptFrechetDistance, name="concept_fid",
              summary="Concepts: Fréchet distance between activations and reconstructions (lower is better).",
-             reference="Heusel et al., GANs trained by a two time-scale update rule..., NeurIPS 2017",
-             scope="concepts")
+             reference="Heusel et al., GANs trained by a two time-scale update rule..., NeurIPS 2017")

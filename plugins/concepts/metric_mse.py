@@ -5,8 +5,8 @@ MSE = 1 / (N H) * sum_{n, h} (X_nh - X_hat_nh)^2, with X_hat = decode(encode(X))
 
 from __future__ import annotations
 
-from interpreto_core import hookimpl
-from interpreto_core.concepts._metrics import ConceptMetric
+from interpreto_core.plugin import hookimpl
+from interpreto_core.plugin import ConceptMetric
 
 
 class ConceptMSE(ConceptMetric):
@@ -20,6 +20,5 @@ class ConceptMSE(ConceptMetric):
 
 
 @hookimpl
-def interpreto_register_metric(register):
-    register(ConceptMSE, name="concept_mse", summary="Concepts: reconstruction mean squared error (lower is better).",
-             scope="concepts")
+def interpreto_register_concept_metric(register):
+    register(ConceptMSE, name="concept_mse", summary="Concepts: reconstruction mean squared error (lower is better).")

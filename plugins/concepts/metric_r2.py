@@ -6,8 +6,8 @@ the mean activation. Higher is better.
 
 from __future__ import annotations
 
-from interpreto_core import InputError, hookimpl
-from interpreto_core.concepts._metrics import ConceptMetric
+from interpreto_core.plugin import InputError, hookimpl
+from interpreto_core.plugin import ConceptMetric
 
 
 class ConceptR2(ConceptMetric):
@@ -24,6 +24,5 @@ class ConceptR2(ConceptMetric):
 
 
 @hookimpl
-def interpreto_register_metric(register):
-    register(ConceptR2, name="concept_r2", summary="Concepts: explained variance R^2 of the reconstruction.",
-             scope="concepts")
+def interpreto_register_concept_metric(register):
+    register(ConceptR2, name="concept_r2", summary="Concepts: explained variance R^2 of the reconstruction.")

@@ -6,8 +6,8 @@ methods (PCA) score 0. Higher means sparser.
 
 from __future__ import annotations
 
-from interpreto_core import hookimpl
-from interpreto_core.concepts._metrics import ConceptMetric
+from interpreto_core.plugin import hookimpl
+from interpreto_core.plugin import ConceptMetric
 
 
 class ConceptSparsity(ConceptMetric):
@@ -25,5 +25,5 @@ class ConceptSparsity(ConceptMetric):
 
 
 @hookimpl
-def interpreto_register_metric(register):
-    register(ConceptSparsity, name="concept_sparsity", summary="Concepts: fraction of zero codes.", scope="concepts")
+def interpreto_register_concept_metric(register):
+    register(ConceptSparsity, name="concept_sparsity", summary="Concepts: fraction of zero codes.")

@@ -7,8 +7,8 @@ scores 1). Lower is sparser.
 
 from __future__ import annotations
 
-from interpreto_core import InputError, hookimpl
-from interpreto_core.concepts._metrics import ConceptMetric
+from interpreto_core.plugin import InputError, hookimpl
+from interpreto_core.plugin import ConceptMetric
 
 
 class ConceptSparsityRatio(ConceptMetric):
@@ -29,6 +29,6 @@ class ConceptSparsityRatio(ConceptMetric):
 
 
 @hookimpl
-def interpreto_register_metric(register):
+def interpreto_register_concept_metric(register):
     register(ConceptSparsityRatio, name="concept_sparsity_ratio",
-             summary="Concepts: active concepts per row / active neurons per row.", scope="concepts")
+             summary="Concepts: active concepts per row / active neurons per row.")

@@ -11,8 +11,8 @@ concepts come back. Higher is better.
 
 from __future__ import annotations
 
-from interpreto_core import InputError, hookimpl
-from interpreto_core.concepts._metrics import ConceptMetric
+from interpreto_core.plugin import InputError, hookimpl
+from interpreto_core.plugin import ConceptMetric
 
 
 def matched_cosine(d1, d2, *, absolute: bool = True) -> float:
@@ -55,7 +55,7 @@ class ConceptStability(ConceptMetric):
 
 
 @hookimpl
-def interpreto_register_metric(register):
+def interpreto_register_concept_metric(register):
     register(ConceptStability, name="concept_stability",
              summary="Concepts: Hungarian-matched cosine between the dictionaries of two seeds.",
-             reference="Fel et al., Archetypal SAE, ICML 2025 (stability protocol)", scope="concepts")
+             reference="Fel et al., Archetypal SAE, ICML 2025 (stability protocol)")

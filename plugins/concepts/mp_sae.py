@@ -6,8 +6,8 @@ Only the dictionary D is learned; x_hat = z D.
 
 from __future__ import annotations
 
-from interpreto_core import InputError, hookimpl
-from interpreto_core.concepts._families import SAELearner
+from interpreto_core.plugin import InputError, hookimpl
+from interpreto_core.plugin import SAELearner
 
 
 class MPSAE(SAELearner):

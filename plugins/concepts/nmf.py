@@ -12,8 +12,8 @@ Codes of new rows solve the non-negative least-squares problem with ``D`` fixed 
 
 from __future__ import annotations
 
-from interpreto_core import InputError, hookimpl
-from interpreto_core.concepts._families import NonNegativeLearner
+from interpreto_core.plugin import InputError, hookimpl
+from interpreto_core.plugin import NonNegativeLearner
 
 SIGNED = ("error", "relu", "shift")
 

@@ -7,8 +7,8 @@ The anchors C are ``n_points`` training rows drawn at random (seeded).
 
 from __future__ import annotations
 
-from interpreto_core import InputError, hookimpl
-from interpreto_core.concepts._families import SAELearner
+from interpreto_core.plugin import InputError, hookimpl
+from interpreto_core.plugin import SAELearner
 
 
 class RelaxedArchetypalTopKSAE(SAELearner):

@@ -6,8 +6,8 @@ non-negative least squares with D fixed (FISTA); decode(z) = z D.
 
 from __future__ import annotations
 
-from interpreto_core import hookimpl
-from interpreto_core.concepts._families import NonNegativeLearner
+from interpreto_core.plugin import hookimpl
+from interpreto_core.plugin import NonNegativeLearner
 
 
 class SemiNMF(NonNegativeLearner):

@@ -6,8 +6,8 @@ encode(x) = (x - mu) V^T (V V^T + r I)^{-1}, decode(z) = z V + mu.
 
 from __future__ import annotations
 
-from interpreto_core import hookimpl
-from interpreto_core.concepts._families import AffineLearner
+from interpreto_core.plugin import hookimpl
+from interpreto_core.plugin import AffineLearner
 
 
 class SparsePCA(AffineLearner):

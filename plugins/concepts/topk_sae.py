@@ -5,8 +5,8 @@ z = TopK_k(ReLU(W_e (x - mu) s + b_e)), x_hat = z D / s + mu; loss mean((x - x_h
 
 from __future__ import annotations
 
-from interpreto_core import InputError, hookimpl
-from interpreto_core.concepts._families import SAELearner
+from interpreto_core.plugin import InputError, hookimpl
+from interpreto_core.plugin import SAELearner
 
 
 class TopKSAE(SAELearner):

@@ -9,8 +9,8 @@ split points of causal LMs.
 
 from __future__ import annotations
 
-from interpreto_core import InputError, hookimpl
-from interpreto_core.concepts._interpret import ConceptInterpretation, check_concepts
+from interpreto_core.plugin import InputError, hookimpl
+from interpreto_core.plugin import ConceptInterpretation, check_concepts
 
 
 def _final_norm_weight(model):

@@ -10,8 +10,8 @@ The top elements should carry the prediction: higher is better.
 
 from __future__ import annotations
 
-from interpreto_core import hookimpl
-from interpreto_core.metrics import EraserMetric
+from interpreto_core.plugin import hookimpl
+from interpreto_core.plugin import EraserMetric
 
 
 class Comprehensiveness(EraserMetric):

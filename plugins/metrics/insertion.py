@@ -10,8 +10,8 @@ A faithful attribution brings the score back quickly: higher is better.
 
 from __future__ import annotations
 
-from interpreto_core import hookimpl
-from interpreto_core.metrics import OrderCurveMetric
+from interpreto_core.plugin import hookimpl
+from interpreto_core.plugin import OrderCurveMetric
 
 
 class Insertion(OrderCurveMetric):

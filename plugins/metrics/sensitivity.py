@@ -22,19 +22,19 @@ from typing import Any
 
 import numpy as np
 
-from interpreto_core import InputError, hookimpl
+from interpreto_core.plugin import InputError, hookimpl
 
 
 def _noisy_adapter_class() -> type:
     import torch
 
-    from interpreto_core import ModelAdapter
+    from interpreto_core.plugin import ModelAdapter
 
     class NoisyEmbeddingAdapter(ModelAdapter):
         """A ModelAdapter whose ``embed`` adds a fixed perturbation, reproducible per token sequence."""
 
         def __init__(self, base: ModelAdapter, *, radius: float, seed: int) -> None:
-            super().__init__(base.model, base.tokenizer, kind=base.kind, max_length=base.max_length)
+            super().__init__(base.model, base.tokenizer, max_length=base.max_length)
             self.radius, self.seed, self._clean = radius, seed, False
 
         def embed(self, ids: torch.Tensor) -> torch.Tensor:
@@ -84,14 +84,12 @@ class Sensitivity:
 
     def compute(self, explanations: Sequence[Any], *, model: Any, tokenizer: Any = None) -> Any:
         """Re-run each explanation's method on ``n_samples`` perturbed inputs; one value per text."""
-        from interpreto_core import Explainer, Explanation
-        from interpreto_core.metrics import MetricResult, method_name, prepare_items
-        from interpreto_core._adapters import adapt
+        from interpreto_core.plugin import Explainer, Explanation, MetricResult, adapt, method_name, metric_items
 
         if isinstance(explanations, Explanation):
             explanations = [explanations]
         adapter = adapt(model, tokenizer)
-        items = prepare_items(adapter, explanations)  # checks they match the model's tokenizer
+        items = metric_items(adapter, explanations)  # checks they match the model
         groups: dict[str, list[int]] = {}
         for i, e in enumerate(explanations):
             if e.method == "custom":
@@ -99,19 +97,23 @@ class Sensitivity:
                     f"explanation {i} comes from a custom recipe, which sensitivity cannot re-run; "
                     "register the recipe under a name and explain with method=<name>"
                 )
-            key = json.dumps([e.method, e.granularity, _engine_params(e.parameters)], sort_keys=True, default=repr)
+            key = json.dumps([e.method, e.granularity, e.task, _engine_params(e.parameters)], sort_keys=True,
+                             default=repr)
             groups.setdefault(key, []).append(i)
         noisy_cls = _noisy_adapter_class()
         ratios = np.zeros((len(explanations), self.n_samples))
         for indices in groups.values():
             first = explanations[indices[0]]
-            texts = [explanations[i].text for i in indices]
+            texts = [explanations[i].input if explanations[i].input is not None else explanations[i].text
+                     for i in indices]
             targets = [_targets_of(explanations[i]) for i in indices]
+            foils = [_foils_of(explanations[i]) for i in indices]
+            contrast = None if all(f is None for f in foils) else foils
             for s in range(self.n_samples):
                 noisy = noisy_cls(adapter, radius=self.radius, seed=self.seed + s)
-                explainer = Explainer(noisy, method=first.method, granularity=first.granularity,
+                explainer = Explainer(noisy, method=first.method, granularity=first.granularity, task=first.task,
                                       **_engine_params(first.parameters))
-                for i, again in zip(indices, explainer.explain(texts, targets), strict=True):
+                for i, again in zip(indices, explainer.explain(texts, targets, contrast), strict=True):
                     ratios[i, s] = _relative_change(explanations[i].scores, again.scores, items[i].visible)
         rng = np.random.default_rng([self.seed, 7])
         random_values = []
@@ -135,6 +137,11 @@ def _engine_params(parameters: dict[str, Any]) -> dict[str, Any]:
 
 def _targets_of(expl: Any) -> list[int]:
     return [t.index for t in expl.targets]
+
+
+def _foils_of(expl: Any) -> list[int] | None:
+    foils = [t.foil for t in expl.targets]
+    return None if any(f is None for f in foils) else foils
 
 
 def _relative_change(phi: np.ndarray, again: np.ndarray, visible: np.ndarray) -> float:

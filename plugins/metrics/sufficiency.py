@@ -10,8 +10,8 @@ The top elements alone should keep the prediction: lower is better.
 
 from __future__ import annotations
 
-from interpreto_core import hookimpl
-from interpreto_core.metrics import EraserMetric
+from interpreto_core.plugin import hookimpl
+from interpreto_core.plugin import EraserMetric
 
 
 class Sufficiency(EraserMetric):

@@ -121,8 +121,8 @@ def test_unknown_parameters_are_named(classifier, tokenizer):
         ([], None, "no texts"),
         ("fine", 3, r"target 3 is out of range: the model has 3 classes \(0..2\)"),
         ("fine", -1, "out of range"),
-        ("fine", "positive", "class indices"),
-        (["a", "b"], [0], "one entry per text"),
+        ("fine", "positive", "not a label of the model"),
+        (["a", "b"], [0], "one entry per input"),
     ],
 )
 def test_bad_input_on_the_classifier(classifier, tokenizer, texts, targets, match):
@@ -133,7 +133,7 @@ def test_bad_input_on_the_classifier(classifier, tokenizer, texts, targets, matc
 def test_bad_engine_options(classifier, tokenizer, causal_lm):
     for params, match in [
         ({"batch_size": 0}, "batch_size"),
-        ({"mode": "probability"}, "unknown mode"),
+        ({"mode": "probabilty"}, "unknown score"),
         ({"reduction": "max"}, "unknown reduction"),
         ({"baseline": "random"}, "unknown baseline"),
     ]:
@@ -141,7 +141,7 @@ def test_bad_engine_options(classifier, tokenizer, causal_lm):
             interpreto_core.explain(classifier, tokenizer, "fine", method="saliency", **params)
     with pytest.raises(InputError, match="unknown granularity"):
         interpreto_core.explain(classifier, tokenizer, "fine", method="saliency", granularity="char")
-    with pytest.raises(InputError, match="targets for a causal LM"):
+    with pytest.raises(InputError, match="a target is a continuation"):
         interpreto_core.explain(causal_lm, tokenizer, "fine", method="saliency", targets=[3.5])
     with pytest.raises(InputError, match="empty"):
         interpreto_core.explain(causal_lm, tokenizer, "fine", method="saliency", targets="")

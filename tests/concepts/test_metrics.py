@@ -12,7 +12,7 @@ from interpreto_core.concepts import concept_metrics, make_learner
 
 
 def metric(name, **params):
-    return get_registry().get("metric", name).obj(**params)
+    return get_registry().get("concept_metric", name).obj(**params)
 
 
 X = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 0.0]])

@@ -11,40 +11,61 @@ import torch
 from interpreto_core import InputError, ModelAdapter
 
 
+def _scores(model, tokenizer, ids, targets, score):
+    """Scores of ``targets`` (a list of Target) on one row of ``ids`` through the model's task."""
+    from interpreto_core import get_registry
+    from interpreto_core._attribution import resolve_task
+    from interpreto_core.plugin import Elements, RowBatch, TaskItem
+
+    reg = get_registry()
+    ad = ModelAdapter(model, tokenizer)
+    task = resolve_task(reg, model).obj().bind(ad)
+    item = TaskItem(input="x", text="x", ids=ids, elements=Elements(texts=("x",), spans=(None,), token_groups=((1,),),
+                    granularity="token"), targets=targets, visible=[[True]] * len(targets))
+    batch = RowBatch(inputs_embeds=ad.embed(torch.tensor(ids))[None], attention_mask=torch.ones(1, len(ids)).long(),
+                     items=(item,), row_item=torch.zeros(1).long(), target=torch.arange(len(targets))[None],
+                     segments=((0, 0, 1),))
+    return task.scores(batch, reg.get("score", score).obj())
+
+
 def test_classifier_scores_from_embeddings_match_the_model(classifier, tokenizer):
+    from interpreto_core.plugin import Target
+
     ad = ModelAdapter(classifier, tokenizer)
     assert ad.kind == "classifier"
     enc = ad.encode("a quiet, moving film")
     ids = torch.tensor([enc.input_ids])
     logits = classifier(input_ids=ids).logits
-    emb = ad.embed(ids[0])[None]
-    mask = torch.ones_like(ids)
-    index = torch.tensor([[0, 2]])
+    targets = [Target(index=0, label="0"), Target(index=2, label="2")]
     with torch.no_grad():
-        for mode, expected in [
-            ("logits", logits),
-            ("softmax", logits.softmax(-1)),
-            ("log_softmax", logits.log_softmax(-1)),
+        for score, expected in [
+            ("logit", logits),
+            ("probability", logits.softmax(-1)),
+            ("log_probability", logits.log_softmax(-1)),
+            ("entropy", -(logits.softmax(-1) * logits.log_softmax(-1)).sum(-1, keepdim=True).expand(-1, 3)),
         ]:
-            got = ad.target_scores(emb, mask, index, mode=mode)
+            got = _scores(classifier, tokenizer, enc.input_ids, targets, score)
             torch.testing.assert_close(got, expected[:, [0, 2]])
+        contrast = [Target(index=0, label="0", foil=2), Target(index=2, label="2", foil=1)]
+        got = _scores(classifier, tokenizer, enc.input_ids, contrast, "contrast")
+        torch.testing.assert_close(got[0], torch.stack([logits[0, 0] - logits[0, 2], logits[0, 2] - logits[0, 1]]))
 
 
 @pytest.mark.parametrize("lm", ["causal_lm", "llama_lm"])
 def test_causal_lm_scores_only_the_needed_positions(lm, tokenizer, request):
+    from interpreto_core.plugin import Target
+
     model = request.getfixturevalue(lm)
     ad = ModelAdapter(model, tokenizer)
     assert ad.kind == "causal_lm"
     enc = ad.encode("the cat sat on")
     assert enc.input_ids[-1] != tokenizer.sep_token_id  # no trailing EOS on a prompt
-    ids = torch.tensor([list(enc.input_ids) + [2000, 2001]])
+    ids = list(enc.input_ids) + [2000, 2001]
     p = len(enc.input_ids)
+    targets = [Target(index=2000, label="a", position=p - 1), Target(index=2001, label="b", position=p)]
     with torch.no_grad():
-        full = model(input_ids=ids).logits.log_softmax(-1)
-        got = ad.target_scores(
-            ad.embed(ids[0])[None], torch.ones_like(ids), torch.tensor([[2000, 2001]]),
-            torch.tensor([[p - 1, p]]), mode="log_softmax",
-        )
+        full = model(input_ids=torch.tensor([ids])).logits.log_softmax(-1)
+        got = _scores(model, tokenizer, ids, targets, "log_probability")
     torch.testing.assert_close(got[0], torch.stack([full[0, p - 1, 2000], full[0, p, 2001]]))
 
 
@@ -58,13 +79,19 @@ def test_greedy_generation(causal_lm, tokenizer):
     assert len(new) == 3 and new[0] == first
 
 
-def test_model_kind_mismatch_is_a_clear_error(classifier, causal_lm, tokenizer):
-    with pytest.raises(InputError, match="is a classifier, but kind='causal_lm'"):
-        ModelAdapter(classifier, tokenizer, kind="causal_lm")
-    with pytest.raises(InputError, match="is a causal lm, but kind='classifier'"):
-        ModelAdapter(causal_lm, tokenizer, kind="classifier")
-    with pytest.raises(InputError, match="generation needs a causal LM"):
-        ModelAdapter(classifier, tokenizer).generate([101], max_new_tokens=2)
+def test_task_mismatch_is_a_clear_error(classifier, causal_lm, tokenizer):
+    import interpreto_core
+
+    with pytest.raises(InputError, match="task 'causal_lm' was asked, but a BertForSequenceClassification is a model "
+                                         "of task 'sequence_classification'"):
+        interpreto_core.explain(classifier, tokenizer, "fine", method="occlusion", task="causal_lm")
+    with pytest.raises(InputError, match="is a model of task 'causal_lm'"):
+        interpreto_core.explain(causal_lm, tokenizer, "fine", method="occlusion", kind="classifier")
+    with pytest.raises(InputError, match="unknown task 'causal'"):
+        interpreto_core.explain(causal_lm, tokenizer, "fine", method="occlusion", task="causal")
+    with pytest.raises(InputError, match="no task claims a BertModel; pass task= one of: sequence_classification, "
+                                         "causal_lm"):
+        interpreto_core.explain(classifier.bert, tokenizer, "fine", method="occlusion")
 
 
 def test_model_without_input_embeddings(tokenizer):
@@ -92,7 +119,7 @@ def test_bad_texts(classifier, causal_lm, tokenizer):
         enc = ad.encode(long_text)
     assert len(enc.input_ids) == 64 and enc.input_ids[-1] == tokenizer.sep_token_id and enc.truncated
     with pytest.raises(InputError, match="more than the model's maximum"):
-        ModelAdapter(causal_lm, tokenizer).encode(long_text)
+        ModelAdapter(causal_lm, tokenizer).encode(long_text, continued=True)
 
 
 def test_device_and_dtype_are_explicit_and_never_changed(classifier, tokenizer):

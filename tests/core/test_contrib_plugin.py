@@ -45,5 +45,6 @@ def test_contrib_method_explains_mixing_its_part_with_a_builtin(classifier, toke
     )[0]
     assert expl.method == "bernoulli_lime"
     assert expl.scores.shape == (1, 5) and abs(expl.scores).sum() > 0
-    assert expl.parameters["parts"] == {"perturbator": "example:bernoulli", "aggregator": "lime:lime_regression"}
+    assert expl.parameters["parts"] == {"perturbator": "example:bernoulli", "aggregator": "lime:lime_regression",
+                                        "task": "task_sequence_classification:sequence_classification"}
     assert expl.versions["perturbator:bernoulli"] == "interpreto-example 0.1.0"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from interpreto_core import AttributionRecipe, PerturbationPlan, hookimpl
+from interpreto_core.plugin import AttributionRecipe, PerturbationPlan, hookimpl
 
 
 class BernoulliMasks:

@@ -1,0 +1,213 @@
+"""The engine: element-masked rows and gradient points, packed into batched passes through a task.
+
+Both the attribution methods and the metrics score their rows here. A row is one input of one
+:class:`TaskItem` (its tokens embedded, masked elements replaced by the baseline embedding, or
+an interpolation point); rows of all items are packed, shortest first, into forward passes of
+``batch_size`` rows. The task scores each row's targets; the engine never knows which task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ._errors import InputError
+from ._scores import Score
+from ._tasks import RowBatch, Task, TaskItem
+
+__all__ = ["MaskJob", "Engine", "pack_rows"]
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class MaskJob:
+    """Keep-masks ``(R, E)`` of one item (1 keeps an element, 0 puts the baseline in its place),
+    scored on the item's ``targets`` (indices into ``item.targets``; None: all of them)."""
+
+    item: int
+    masks: np.ndarray
+    targets: tuple[int, ...] | None = None
+
+
+def pack_rows(lengths: Sequence[int], rows: Sequence[int], batch_size: int) -> Iterator[list[tuple[int, np.ndarray, int]]]:
+    """Chunks of at most ``batch_size`` rows, shortest sequences first.
+
+    ``lengths[k]`` / ``rows[k]``: sequence length and number of rows of job k. A chunk is
+    ``[(job, its row indices, where they start in the chunk)]``.
+    """
+    chunk: list[tuple[int, np.ndarray, int]] = []
+    room = batch_size
+    for k in sorted(range(len(rows)), key=lambda k: lengths[k]):
+        done = 0
+        while done < rows[k]:
+            take = min(room, rows[k] - done)
+            chunk.append((k, np.arange(done, done + take), batch_size - room))
+            done, room = done + take, room - take
+            if room == 0:
+                yield chunk
+                chunk, room = [], batch_size
+    if chunk:
+        yield chunk
+
+
+class Engine:
+    """Scores rows of :class:`TaskItem` objects through ``task`` under ``score``.
+
+    Parameters
+    ----------
+    task, score:
+        A bound task and a score.
+    batch_size:
+        Rows per forward pass.
+    progress:
+        Progress bar: True, False, or None (when there is more than one batch and stderr is a TTY).
+    desc:
+        The progress bar's label.
+    """
+
+    def __init__(self, task: Task, score: Score, *, batch_size: int = 32, progress: bool | None = None,
+                 desc: str = "explain") -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.task, self.score, self.batch_size, self.progress, self.desc = task, score, batch_size, progress, desc
+        self.adapter = task.adapter
+        self.forward_calls = 0
+        self.rows = 0
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def embed(self, item: TaskItem) -> torch.Tensor:
+        """``(L, H)`` input embeddings of the item's tokens."""
+        return self.adapter.embed(torch.tensor(item.ids, dtype=torch.long))
+
+    def _bar(self, total: int) -> tqdm:
+        show = self.progress
+        disable: bool | None = (total <= 1) if show is None else not show
+        if show is None and not disable:
+            disable = None  # tqdm: off when not a TTY
+        return tqdm(total=total, desc=self.desc, unit="batch", disable=disable, leave=False)
+
+    def _batch(self, items: Sequence[TaskItem], segments: list[tuple[int, np.ndarray, int]], item_of: Sequence[int],
+               width: int) -> tuple[torch.Tensor, RowBatch, list[tuple[int, int, int]]]:
+        """Empty embeddings and the RowBatch frame (mask, row items, -1 targets) for a chunk."""
+        adapter = self.adapter
+        n_rows = sum(len(rs) for _, rs, _ in segments)
+        used = sorted({item_of[k] for k, _, _ in segments})
+        local = {i: n for n, i in enumerate(used)}
+        length = max(items[i].length for i in used)
+        emb = torch.zeros((n_rows, length, adapter.hidden_size), dtype=adapter.dtype, device=adapter.device)
+        mask = torch.zeros((n_rows, length), dtype=torch.long)
+        row_item = torch.zeros(n_rows, dtype=torch.long)
+        target = torch.full((n_rows, width), -1, dtype=torch.long)
+        segs = []
+        for k, rs, j in segments:
+            i = item_of[k]
+            mask[j : j + len(rs), : items[i].length] = 1
+            row_item[j : j + len(rs)] = local[i]
+            segs.append((local[i], j, len(rs)))
+        batch = RowBatch(inputs_embeds=emb, attention_mask=mask.to(adapter.device), items=tuple(items[i] for i in used),
+                         row_item=row_item, target=target, segments=tuple(segs))
+        return emb, batch, segs
+
+    def _scores(self, batch: RowBatch) -> torch.Tensor:
+        out = self.task.scores(batch, self.score)
+        self.forward_calls += 1
+        self.rows += int(batch.inputs_embeds.shape[0])
+        expected = tuple(batch.target.shape)
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != expected:
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise InputError(f"task {self.task.name!r} returned scores of shape {got}, expected {expected} (rows, targets)")
+        real = batch.target.to(out.device) >= 0
+        if not bool(torch.isfinite(out.detach()[real]).all()):
+            bad = int((~torch.isfinite(out.detach()) & real).any(1).sum())
+            raise InputError(
+                f"the model gave non-finite scores (NaN or inf) on {bad} of {len(out)} rows under score "
+                f"{self.score.name!r}; check the model's weights and dtype (fp16 overflows), or the inputs"
+            )
+        return out
+
+    # -- masked rows ------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def score_masks(self, items: Sequence[TaskItem], jobs: Sequence[MaskJob], baseline: torch.Tensor) -> list[np.ndarray]:
+        """Scores ``(R, W)`` of every job's rows on its targets (W: its number of targets)."""
+        embeds: dict[int, torch.Tensor] = {}
+        membership = {j.item: items[j.item].membership() for j in jobs}
+        covered = {i: torch.from_numpy(m.sum(0) > 0) for i, m in membership.items()}
+        widths = [len(items[j.item].targets) if j.targets is None else len(j.targets) for j in jobs]
+        job_targets = [torch.arange(w) if j.targets is None else torch.tensor(j.targets, dtype=torch.long)
+                       for j, w in zip(jobs, widths, strict=True)]
+        for j in jobs:
+            m = np.asarray(j.masks)
+            if m.ndim != 2 or m.shape[1] != len(items[j.item].elements):
+                raise InputError(f"masks of shape {m.shape} for an input of {len(items[j.item].elements)} elements")
+        out = [np.zeros((len(j.masks), w), dtype=np.float64) for j, w in zip(jobs, widths, strict=True)]
+        rows = [len(j.masks) for j in jobs]
+        item_of = [j.item for j in jobs]
+        lengths = [items[j.item].length for j in jobs]
+        with self._bar(-(-sum(rows) // self.batch_size)) as bar:
+            for segments in pack_rows(lengths, rows, self.batch_size):
+                width = max(widths[k] for k, _, _ in segments)
+                emb, batch, segs = self._batch(items, segments, item_of, width)
+                for (k, rs, j), _ in zip(segments, segs, strict=True):  # a few tensor ops per job, not per row
+                    i, n = item_of[k], len(rs)
+                    if i not in embeds:
+                        embeds[i] = self.embed(items[i])
+                    keep = torch.from_numpy(np.asarray(jobs[k].masks, dtype=np.float32)[rs] @ membership[i])
+                    keep[:, ~covered[i]] = 1.0
+                    keep = keep.to(self.adapter.device, self.adapter.dtype)[:, :, None]
+                    emb[j : j + n, : items[i].length] = keep * embeds[i] + (1 - keep) * baseline
+                    batch.target[j : j + n, : widths[k]] = job_targets[k]
+                scores = self._scores(batch).float().cpu().numpy()
+                for k, rs, j in segments:
+                    out[k][rs] = scores[j : j + len(rs), : widths[k]]
+                bar.update(1)
+        return out
+
+    # -- gradient rows ----------------------------------------------------------------------------
+    def gradients(self, items: Sequence[TaskItem], points: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Gradients ``(S, T, L, H)`` of each target's score at each of an item's points ``(S, L, H)``.
+
+        A row is one (point, target) pair: row r of an item is point ``r // T``, target ``r % T``.
+        """
+        n_targets = [len(it.targets) for it in items]
+        rows = [len(p) * t for p, t in zip(points, n_targets, strict=True)]
+        grads = [torch.zeros((len(p), t, it.length, self.adapter.hidden_size), dtype=torch.float32)
+                 for p, t, it in zip(points, n_targets, items, strict=True)]
+        item_of = list(range(len(items)))
+        with self._bar(-(-sum(rows) // self.batch_size)) as bar:
+            for segments in pack_rows([it.length for it in items], rows, self.batch_size):
+                emb, batch, _ = self._batch(items, segments, item_of, 1)
+                split = [(i, torch.from_numpy(rs // n_targets[i]), torch.from_numpy(rs % n_targets[i]), j)
+                         for i, rs, j in segments]
+                for i, s_idx, t_idx, j in split:
+                    pts = points[i]
+                    emb[j : j + len(s_idx), : items[i].length] = pts[s_idx.to(pts.device)].to(self.adapter.device,
+                                                                                              self.adapter.dtype)
+                    batch.target[j : j + len(s_idx), 0] = t_idx
+                emb.requires_grad_(True)
+                with torch.enable_grad():
+                    scores = self._scores(batch)
+                    (g,) = torch.autograd.grad(scores.sum(), emb)
+                g = g.float().cpu()
+                for i, s_idx, t_idx, j in split:
+                    grads[i][s_idx, t_idx] = g[j : j + len(s_idx), : items[i].length]
+                bar.update(1)
+        return grads
+
+    @torch.no_grad()
+    def point_scores(self, item: TaskItem, points: Sequence[torch.Tensor]) -> np.ndarray:
+        """Scores ``(P, T)`` of all the item's targets at embedded inputs ``points`` (each ``(L, H)``)."""
+        n = len(points)
+        emb, batch, _ = self._batch([item], [(0, np.arange(n), 0)], [0], len(item.targets))
+        for r, x in enumerate(points):
+            emb[r, : item.length] = x
+        batch.target[:] = torch.arange(len(item.targets))
+        return self._scores(batch).float().cpu().numpy().astype(np.float64)
+
+
+def item_baseline(adapter: Any, baseline: str) -> torch.Tensor:
+    """The ``(H,)`` baseline embedding (validated by the adapter)."""
+    return adapter.baseline_vector(baseline)

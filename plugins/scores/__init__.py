@@ -1,0 +1,1 @@
+"""Built-in scores: the number explained for each target."""

@@ -1,0 +1,137 @@
+"""Sequence classification: a text, or a ``(text_a, text_b)`` pair (NLI, cross-encoders).
+
+Targets are class indices (or label names from ``config.id2label``); ``None`` explains the
+predicted class. A pair's elements come from both texts; each element records its segment
+(0: first text, 1: second), shown in the HTML. The joined display text is
+``text_a + "\\n\\n" + text_b``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from interpreto_core.plugin import Elements, InputError, Target, Task, TaskItem, hookimpl, split_elements
+
+PAIR_SEPARATOR = "\n\n"
+
+
+class SequenceClassification(Task):
+    """Any ``*ForSequenceClassification`` model: one score per class, read from the pooled output."""
+
+    name = "sequence_classification"
+    priority = 50
+    default_score = "logit"
+    input_help = "a text, or a (text_a, text_b) pair"
+
+    @classmethod
+    def claims(cls, model: Any) -> bool:
+        return type(model).__name__.endswith("ForSequenceClassification")
+
+    def labels(self) -> list[str]:
+        return self.adapter.class_labels()
+
+    def _class_ids(self, target: Any, what: str = "target") -> list[int]:
+        labels = self.labels()
+        items = target if isinstance(target, Sequence) and not isinstance(target, str) else [target]
+        out = []
+        for c in items:
+            if isinstance(c, str):
+                if c not in labels:
+                    raise self.input_error(f"{what} {c!r} is not a label of the model; labels: {', '.join(labels)}")
+                c = labels.index(c)
+            if isinstance(c, bool) or not isinstance(c, int | np.integer) or not 0 <= int(c) < len(labels):
+                raise self.input_error(
+                    f"{what} {c!r} is out of range: the model has {len(labels)} classes (0..{len(labels) - 1}); "
+                    "a target is a class index or a label name"
+                )
+            out.append(int(c))
+        if not out:
+            raise self.input_error(f"empty {what} list")
+        return out
+
+    def _encode(self, raw: Any, granularity: str) -> tuple[str, list[int], Elements, tuple[int, ...], bool]:
+        adapter = self.adapter
+        if isinstance(raw, str):
+            enc = adapter.encode(raw)
+            elements = enc.elements(granularity)
+            return raw, list(enc.input_ids), elements, (0,) * len(elements), enc.truncated
+        if not (isinstance(raw, tuple | list) and len(raw) == 2 and all(isinstance(t, str) for t in raw)):
+            raise self.input_error(f"got {type(raw).__name__} {raw!r:.60}")
+        a, b = raw
+        if not a.strip() or not b.strip():
+            raise self.input_error("both texts of a pair must be non-empty")
+        if not adapter.is_fast:
+            raise self.input_error("text pairs need a fast tokenizer (AutoTokenizer.from_pretrained(..., use_fast=True))")
+        enc = self.tokenizer(a, b, return_offsets_mapping=True, truncation=True, max_length=adapter.max_length)
+        full = self.tokenizer(a, b)
+        truncated = len(full["input_ids"]) > len(enc["input_ids"])
+        seq = enc.sequence_ids()
+        shift = len(a) + len(PAIR_SEPARATOR)
+        offsets = [(0, 0) if s is None else (o[0] + shift * s, o[1] + shift * s)
+                   for s, o in zip(seq, enc["offset_mapping"], strict=True)]
+        ids = list(enc["input_ids"])
+        text = a + PAIR_SEPARATOR + b
+        tokens = self.tokenizer.convert_ids_to_tokens(ids)
+        special = [s is None for s in seq]
+        elements = split_elements(text=text, tokens=tokens, special=special, offsets=offsets, granularity=granularity)
+        # an element never spans both texts (a sentence of text_a without final punctuation would)
+        texts, spans, groups, segments = [], [], [], []
+        for t, span, group in zip(elements.texts, elements.spans, elements.token_groups, strict=True):
+            for s in (0, 1):
+                part = tuple(g for g in group if seq[g] == s)
+                if not part:
+                    continue
+                if len(part) == len(group):
+                    texts.append(t), spans.append(span)
+                else:
+                    start, end = offsets[part[0]][0], offsets[part[-1]][1]
+                    texts.append(text[start:end]), spans.append((start, end))
+                groups.append(part), segments.append(s)
+        elements = Elements(texts=tuple(texts), spans=tuple(spans), token_groups=tuple(groups), granularity=granularity)
+        return text, ids, elements, tuple(segments), truncated
+
+    def prepare(self, inputs, *, targets, contrasts, granularity):
+        labels = self.labels()
+        encoded = [self._encode(raw, granularity) for raw in inputs]
+        predicted: list[int] = []
+        if any(t is None for t in targets):
+            logits = self.adapter.predict([e[1] for e in encoded])
+            predicted = logits.argmax(axis=1).tolist()
+        items = []
+        for i, ((text, ids, elements, segments, truncated), raw, tgt, foil) in enumerate(
+            zip(encoded, inputs, targets, contrasts, strict=True)
+        ):
+            classes = [predicted[i]] if tgt is None else self._class_ids(tgt)
+            foils: list[int | None] = [None] * len(classes)
+            if foil is not None:
+                f = self._class_ids(foil, "contrast")
+                if len(f) == 1:
+                    f = f * len(classes)
+                if len(f) != len(classes):
+                    raise self.input_error(f"contrast has {len(f)} classes for {len(classes)} targets: give one, or one per target")
+                foils = list(f)
+            tgts = [Target(index=c, label=labels[c], foil=fo, foil_label=None if fo is None else labels[fo])
+                    for c, fo in zip(classes, foils, strict=True)]
+            pair = not isinstance(raw, str)
+            items.append(TaskItem(
+                input=list(raw) if pair else raw, text=text, ids=ids, elements=elements, targets=tgts,
+                visible=np.ones((len(tgts), len(elements)), dtype=bool),
+                segments=segments if pair else (), segment_names=("text_a", "text_b") if pair else (),
+                truncated=truncated,
+            ))
+        return items
+
+    def scores(self, batch, score):
+        logits = self.model(inputs_embeds=batch.inputs_embeds, attention_mask=batch.attention_mask).logits  # (B, C)
+        index = batch.target_field("index")
+        foil = batch.target_field("foil") if score.needs_foil else None
+        return score(logits[:, None, :].expand(-1, index.shape[1], -1), index, foil)
+
+
+@hookimpl
+def interpreto_register_task(register):
+    register(SequenceClassification, name="sequence_classification",
+             summary="Classifiers (*ForSequenceClassification): a text or a (text_a, text_b) pair -> class scores.")
