@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import interpreto_example
-from interpreto_core import AttributionRecipe
+from interpreto_core.plugin import AttributionRecipe
 from interpreto_core.testing import check_attribution, check_perturbator
 
 
@@ -32,7 +32,7 @@ def test_recipe_runs_end_to_end_with_the_builtin_aggregator():
 def test_the_conformance_check_catches_a_broken_perturbator():
     class OutOfRange:
         def plan(self, n_elements, *, rng):
-            from interpreto_core import PerturbationPlan
+            from interpreto_core.plugin import PerturbationPlan
 
             return PerturbationPlan(masks=np.full((3, n_elements), 2.0))
 
