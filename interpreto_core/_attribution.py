@@ -40,6 +40,9 @@ ENGINE_PARAMS = {
     "progress": None,
 }
 
+#: former engine options, now task options: ignored by tasks that do not take them
+LEGACY_ENGINE_PARAMS = {"max_new_tokens"}
+
 #: the former ``kind=`` values, aliases of task names
 KIND_ALIASES = {"classifier": "sequence_classification", "causal_lm": "causal_lm"}
 
@@ -226,6 +229,8 @@ class Explainer:
         unknown = []
         for key, value in merged.items():
             takers = [k for k, accepted in takers_of.items() if key in accepted]
+            if not takers and key in LEGACY_ENGINE_PARAMS:
+                continue  # a former engine option that this task does not use
             if not takers:
                 unknown.append(key)
             for k in takers:

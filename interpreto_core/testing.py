@@ -23,6 +23,7 @@ from ._parts import AttributionRecipe, GradientPlan, PerturbationPlan, check_par
 from ._registry import Registry
 
 __all__ = [
+    "builtin_registry",
     "check_aggregator",
     "check_attribution",
     "check_dictionary_learner",
@@ -34,6 +35,16 @@ __all__ = [
     "make_tiny_classifier",
     "make_tiny_tokenizer",
 ]
+
+
+def builtin_registry(*plugins: Any) -> Registry:
+    """A registry with only interpreto-core's built-in plugins, plus ``plugins`` (modules, each
+    added under its module name). A plugin's tests then do not depend on what else is installed."""
+    registry = Registry(autoload=False)
+    registry.load_entry_points(only={"interpreto-core"}, disable=set(), strict=True)
+    for module in plugins:
+        registry.add_plugin(module, name=getattr(module, "__name__", repr(module)).rsplit(".", 1)[-1], strict=True)
+    return registry
 
 
 # -- tiny models ------------------------------------------------------------------------------------
@@ -194,8 +205,10 @@ if pytest is not None:
 
     @pytest.fixture
     def isolated_registry() -> Registry:
-        """A registry with no entry points loaded."""
-        return Registry(autoload=False)
+        """A registry with only the built-in plugins (``interpreto-core``'s own entry points) loaded:
+        add your plugin with ``isolated_registry.add_plugin(module, name=...)``. What else is
+        installed does not change it."""
+        return builtin_registry()
 
     @pytest.fixture(scope="session")
     def tiny_tokenizer() -> Any:
