@@ -1,7 +1,7 @@
 """Side-by-side benchmark of the attribution methods: interpreto-core vs captum vs interpreto 0.5.2.
 
 Runs every attribution method on the embedded real SST-2 classifier (MiniLM-L6 fine-tuned on
-SST-2, :func:`interpreto_core.embedded.sentiment_classifier`) at equal budgets, and prints per
+SST-2, :func:`interpreto_core.zoo.sentiment_classifier`) at equal budgets, and prints per
 method and library: ms per explanation, forward calls (batched passes), rows (inputs pushed
 through the model), peak RSS, and the ratio to the *floor* — the time of the fewest batched
 forward (+backward) passes that budget needs, measured in the same process by timing plain
@@ -341,7 +341,7 @@ def worker(args: argparse.Namespace) -> None:
 
 # -- driver ------------------------------------------------------------------------------------------
 def build_spec(n_texts: int, path: Path) -> dict[str, Any]:
-    from interpreto_core.embedded import SENTIMENT_RECIPE, cache_root, load_sst2, sentiment_classifier
+    from interpreto_core.zoo import SENTIMENT_RECIPE, cache_root, load_sst2, sentiment_classifier
 
     model, tok = sentiment_classifier()
     texts = [t for t, _ in load_sst2(split="dev")[:n_texts]]

@@ -6,7 +6,7 @@ Part ``explain``: SST-2 dev sentences explained with LIME (200 samples) and Inte
 * ``loop``   — one ``Explainer.explain([text])`` call per text (perturbations of one text per batch);
 * ``packed`` — :func:`interpreto_core.explain_dataset` (chunks of texts, rows of many texts packed
   by length into each forward pass), written to JSONL;
-* ``ray``    — :func:`interpreto_core.distributed.explain_dataset_ray` on a local Ray instance with
+* ``ray``    — :func:`interpreto_core.dataset.explain_dataset_ray` on a local Ray instance with
   2 actor workers (each loads the model once).
 
 Part ``activations``: AG News texts (title + description) repeated to ``--n-acts`` texts, token
@@ -92,7 +92,7 @@ def run_explain(mode: str, n: int, method: str, out_dir: str, threads: int = 2) 
     import torch
 
     from interpreto_core import Explainer, explain_dataset
-    from interpreto_core.embedded import SENTIMENT_RECIPE, cache_root, sentiment_classifier
+    from interpreto_core.zoo import SENTIMENT_RECIPE, cache_root, sentiment_classifier
 
     torch.set_num_threads(threads)
     texts = sst2_texts(n)
@@ -113,7 +113,7 @@ def run_explain(mode: str, n: int, method: str, out_dir: str, threads: int = 2) 
         else:
             import ray
 
-            from interpreto_core.distributed import explain_dataset_ray
+            from interpreto_core.dataset import explain_dataset_ray
 
             sentiment_classifier(progress=False)  # make sure the cached folder exists
             folder = str(cache_root() / SENTIMENT_RECIPE["name"])
@@ -132,7 +132,7 @@ def run_activations(mode: str, n: int, out_dir: str, shard_texts: int) -> dict:
 
     from interpreto_core.concepts import SplitModel, collect_activations
     from interpreto_core.dataset import collect_activation_shards
-    from interpreto_core.embedded import sentiment_classifier
+    from interpreto_core.zoo import sentiment_classifier
 
     torch.set_num_threads(1)
     texts = ag_news_texts(n)

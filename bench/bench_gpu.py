@@ -113,7 +113,7 @@ def bench_sae(model: Any, tok: Any, n_texts: int) -> list[dict[str, Any]]:
     import torch
 
     from interpreto_core.concepts import SplitModel, collect_activations, make_learner
-    from interpreto_core.embedded import load_sst2
+    from interpreto_core.zoo import load_sst2
 
     texts = [t for t, _ in load_sst2(split="train")[:n_texts]]
     split = SplitModel(model, tok, split_points=3)
@@ -150,7 +150,7 @@ def main() -> None:
     import transformers
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-    from interpreto_core.embedded import load_sst2
+    from interpreto_core.zoo import load_sst2
 
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("no CUDA GPU here: use --device cpu for a smoke test")

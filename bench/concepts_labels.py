@@ -2,7 +2,7 @@
 
 Collects word activations of the last MiniLM block over ``--n-texts`` AG News texts, fits NMF
 (``signed="shift"``), picks the concept most specific to each AG News class and asks
-SmolLM2-135M-Instruct (``interpreto_core.embedded.causal_lm()``, cached; no network) for a label.
+SmolLM2-135M-Instruct (``interpreto_core.zoo.causal_lm()``, cached; no network) for a label.
 
     python bench/concepts_labels.py --n-texts 600
 """

@@ -48,7 +48,7 @@ def load_texts(limit: int) -> list[str]:
     if shared.is_file():
         rows = [line.split("\t") for line in shared.read_text(encoding="utf-8").splitlines()[1:]]
         return [r[0].strip() for r in rows if r and r[0].strip()][:limit]
-    from interpreto_core.embedded import load_sst2
+    from interpreto_core.zoo import load_sst2
 
     return [s for s, _ in load_sst2(split="dev")][:limit]
 
@@ -68,7 +68,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     from interpreto_core import explain, get_registry, list_methods
-    from interpreto_core.embedded import sentiment_classifier
+    from interpreto_core.zoo import sentiment_classifier
     from interpreto_core.visualization import plot_curves, report_html
 
     model, tokenizer = sentiment_classifier()

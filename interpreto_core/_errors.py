@@ -13,6 +13,7 @@ __all__ = [
     "InvalidPartError",
     "UnknownParameterError",
     "InputError",
+    "PipelineError",
 ]
 
 
@@ -30,6 +31,10 @@ class InvalidPartError(InterpretoError):
 
 class InputError(InterpretoError, ValueError):
     """Bad input from the user: empty text, target out of range, wrong model kind, ..."""
+
+
+class PipelineError(InterpretoError, ValueError):
+    """A pipeline file is invalid: the message names the file, the key and the choices."""
 
 
 class UnknownParameterError(InterpretoError, TypeError):

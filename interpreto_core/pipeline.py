@@ -37,7 +37,7 @@ from typing import Any
 
 import attrs
 
-from ._errors import InterpretoError, UnknownNameError
+from ._errors import InterpretoError, PipelineError, UnknownNameError
 from ._parts import AttributionRecipe
 from ._registry import Registry, get_registry
 
@@ -47,10 +47,6 @@ EMBEDDED_MODELS = ("sentiment", "smollm2")
 _ENGINE_PARAMS = ("batch_size", "seed", "mode", "baseline", "reduction", "max_new_tokens", "completeness_delta",
                   "progress")
 _TOP_KEYS = {"model", "data", "attribution", "metric", "concepts", "output", "title"}
-
-
-class PipelineError(InterpretoError, ValueError):
-    """A pipeline file is invalid: the message names the file, the key and the choices."""
 
 
 def _fail(source: str, key: str, msg: str) -> PipelineError:
@@ -71,14 +67,14 @@ class ModelSpec:
 
     def load(self) -> tuple[Any, Any]:
         if self.embedded == "sentiment":
-            from .embedded import sentiment_classifier
+            from .zoo import sentiment_classifier
 
             return sentiment_classifier()
         if self.embedded == "smollm2":
-            from .embedded import causal_lm
+            from .zoo import causal_lm
 
             return causal_lm()
-        from .explain_command import load_local_model
+        from ._loading import load_local_model
 
         return load_local_model(str(self.path))
 
@@ -397,9 +393,10 @@ def _metric_step(table: Mapping[str, Any], key: str, source: str, reg: Registry)
     try:
         rec = reg.get("metric", str(table["name"]))
     except (UnknownNameError, KeyError) as exc:
+        if str(table["name"]) in reg.names("concept_metric"):
+            raise _fail(source, f"{key}.name",
+                        f"{table['name']!r} is a concept metric: list it in a [[concepts]] step's metrics") from None
         raise _fail(source, f"{key}.name", str(exc)) from exc
-    if rec.meta.get("scope") == "concepts":
-        raise _fail(source, f"{key}.name", f"{rec.name!r} is a concept metric: list it in a [[concepts]] step's metrics")
     params = dict(table.get("params", {}))
     unknown = sorted(set(params) - set(rec.params))
     if unknown:

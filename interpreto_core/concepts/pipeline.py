@@ -23,7 +23,7 @@ GRANULARITIES = ("token", "word", "sentence", "sample", "first_token", "last_tok
 
 
 def _error(source: str, key: str, msg: str) -> Exception:
-    from ..pipeline import PipelineError
+    from .._errors import PipelineError
 
     return PipelineError(f"{source}: {key}: {msg}")
 
@@ -59,11 +59,12 @@ def validate_concept_step(step: Mapping[str, Any], *, key: str, source: str, reg
             raise _error(source, f"{key}.interpreters", str(exc)) from exc
     for name in step.get("metrics", DEFAULT_METRICS):
         try:
-            metric = registry.get("metric", str(name))
+            registry.get("concept_metric", str(name))
         except (UnknownNameError, KeyError) as exc:
+            if str(name) in registry.names("metric"):
+                raise _error(source, f"{key}.metrics",
+                             f"{name!r} is an attribution metric: list it in a [[metric]] table") from None
             raise _error(source, f"{key}.metrics", str(exc)) from exc
-        if metric.meta.get("scope") != "concepts":
-            raise _error(source, f"{key}.metrics", f"{name!r} is an attribution metric: list it in a [[metric]] table")
 
 
 def run_concept_step(step: Mapping[str, Any], *, model: Any, tokenizer: Any, texts: list[str], out_dir: Path,

