@@ -260,7 +260,11 @@ class ModelAdapter:
 
     @torch.no_grad()
     def generate(self, input_ids: Sequence[int], *, max_new_tokens: int) -> list[int]:
-        """Greedy continuation of ``max_new_tokens`` tokens (stops early at EOS)."""
+        """Greedy continuation of ``max_new_tokens`` tokens (stops early at EOS).
+
+        Encoder-decoder models: ``input_ids`` is the source; the generated target is returned
+        without the decoder's start token.
+        """
         ids = torch.tensor([list(input_ids)], device=self.device)
         eos = getattr(self.tokenizer, "eos_token_id", None)
         with self.evaluating():
@@ -269,8 +273,11 @@ class ModelAdapter:
                 attention_mask=torch.ones_like(ids),
                 max_new_tokens=max_new_tokens,
                 do_sample=False,
+                num_beams=1,
                 pad_token_id=self.pad_id if eos is None else eos,
             )
+        if getattr(self.model.config, "is_encoder_decoder", False):
+            return out[0, 1:].tolist()
         return out[0, ids.shape[1] :].tolist()
 
 

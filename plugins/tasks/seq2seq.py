@@ -1,0 +1,158 @@
+"""Encoder-decoder models (T5, BART, Marian, mBART ...): a source text and its target.
+
+Targets are a target text (teacher-forced), token ids, or ``None`` (greedy generation of
+``max_new_tokens``). Each target token is a target, read at its decoder position. Elements are
+the source's elements followed by the target tokens before the last (a token each): both the
+encoder input and the decoder's earlier tokens are perturbed and get gradients. The decoder's
+start token is fixed (never masked, never an element).
+
+Rows are laid out ``source ids + decoder input ids`` (``layout["source_length"]`` splits them):
+the engine does not know there are two streams.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from interpreto_core.plugin import Elements, Target, Task, TaskItem, hookimpl
+
+
+class Seq2Seq(Task):
+    """Encoder-decoder LMs (``config.is_encoder_decoder``).
+
+    Parameters
+    ----------
+    max_new_tokens:
+        Tokens generated greedily when no target is given.
+    """
+
+    name = "seq2seq"
+    priority = 70
+    default_score = "log_probability"
+    input_help = "a source text (targets: a target text, token ids, or None to generate)"
+
+    def __init__(self, *, max_new_tokens: int = 5) -> None:
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+            raise self.input_error(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
+        self.max_new_tokens = max_new_tokens
+
+    @classmethod
+    def claims(cls, model: Any) -> bool:
+        config = getattr(model, "config", None)
+        return bool(getattr(config, "is_encoder_decoder", False)) and hasattr(model, "get_encoder")
+
+    def check_model(self) -> None:
+        if self._start_id() is None:
+            raise self.input_error(f"{type(self.model).__name__} has no decoder_start_token_id in its config")
+
+    def _start_id(self) -> int | None:
+        config = self.model.config
+        start = getattr(config, "decoder_start_token_id", None)
+        if start is None:
+            gen = getattr(self.model, "generation_config", None)
+            start = getattr(gen, "decoder_start_token_id", None)
+        return None if start is None else int(start)
+
+    def _target_ids(self, source_ids: list[int], tgt: Any, what: str = "target") -> list[int]:
+        tok = self.tokenizer
+        stop = {i for i in (tok.eos_token_id, tok.pad_token_id, getattr(self.model.config, "eos_token_id", None))
+                if i is not None}
+        if tgt is None:
+            out = self.adapter.generate(source_ids, max_new_tokens=self.max_new_tokens)
+            while out and out[-1] in stop:
+                out.pop()
+            if not out:
+                raise self.input_error("the model generated nothing to explain (it stopped at once)")
+            return out
+        if isinstance(tgt, str):
+            if not tgt.strip():
+                raise self.input_error(f"the {what} text is empty")
+            ids = list(tok(text_target=tgt, add_special_tokens=False)["input_ids"])
+            if not ids:
+                raise self.input_error(f"the {what} text {tgt!r} tokenizes to no token")
+            return ids
+        if isinstance(tgt, Sequence) and tgt and all(isinstance(x, int | np.integer) and not isinstance(x, bool)
+                                                      for x in tgt):
+            bad = [int(x) for x in tgt if not 0 <= int(x) < self.adapter.vocab_size]
+            if bad:
+                raise self.input_error(f"{what} token ids {bad[:5]} are outside the vocabulary")
+            return [int(x) for x in tgt]
+        raise self.input_error(f"a {what} is a target text, a list of token ids, or None to generate; got {tgt!r:.60}")
+
+    def prepare(self, inputs, *, targets, contrasts, granularity):
+        return [self._item(raw, tgt, foil, granularity) for raw, tgt, foil in zip(inputs, targets, contrasts, strict=True)]
+
+    def _item(self, raw: Any, tgt: Any, foil: Any, granularity: str) -> TaskItem:
+        if not isinstance(raw, str):
+            raise self.input_error(f"got {type(raw).__name__} {raw!r:.60}")
+        enc = self.adapter.encode(raw)
+        source_elements = enc.elements(granularity)
+        source = list(enc.input_ids)
+        cont = self._target_ids(source, tgt)
+        foils: list[int | None] = [None] * len(cont)
+        if foil is not None:
+            f = self._target_ids(source, foil, "contrast")
+            if len(f) != len(cont):
+                raise self.input_error(
+                    f"the contrast has {len(f)} tokens and the target {len(cont)}: a foil is compared token by token "
+                    "at the same decoder positions, so both need the same number of tokens"
+                )
+            foils = list(f)
+        s = len(source)
+        decoder = [self._start_id()] + cont[:-1]
+        labels = [self.adapter.token_label(t) for t in cont]
+        elements = Elements(
+            texts=source_elements.texts + tuple(labels[:-1]),
+            spans=source_elements.spans + (None,) * (len(cont) - 1),
+            token_groups=source_elements.token_groups + tuple((s + 1 + j,) for j in range(len(cont) - 1)),
+            granularity=granularity,
+        )
+        targets = [Target(index=t, label=labels[j], position=j, foil=foils[j],
+                          foil_label=None if foils[j] is None else self.adapter.token_label(foils[j]))
+                   for j, t in enumerate(cont)]
+        # source elements influence every target; target token k (decoder position k + 1) the targets after it
+        decoder_pos = np.array([-1] * len(source_elements) + list(range(1, len(cont))))
+        visible = np.array([decoder_pos <= t.position for t in targets], dtype=bool)
+        n_gen = len(cont) - 1
+        return TaskItem(
+            input=raw, text=raw, ids=source + decoder, elements=elements, targets=targets, visible=visible,
+            generated=(False,) * len(source_elements) + (True,) * n_gen,
+            output_text=self.tokenizer.decode(cont, skip_special_tokens=True), layout={"source_length": s},
+            truncated=enc.truncated,
+        )
+
+    def scores(self, batch, score):
+        import torch
+
+        emb, mask = batch.inputs_embeds, batch.attention_mask
+        b, _, hidden = emb.shape
+        src = [it.layout["source_length"] for it in batch.items]
+        dec = [it.length - s for it, s in zip(batch.items, src, strict=True)]
+        s_max, d_max = max(src), max(dec)
+        enc_emb = emb.new_zeros((b, s_max, hidden))
+        dec_emb = emb.new_zeros((b, d_max, hidden))
+        enc_mask = mask.new_zeros((b, s_max))
+        dec_mask = mask.new_zeros((b, d_max))
+        for i, start, n in batch.segments:  # split each item's rows at its source length
+            s, d = src[i], dec[i]
+            rows = slice(start, start + n)
+            enc_emb[rows, :s] = emb[rows, :s]
+            dec_emb[rows, :d] = emb[rows, s : s + d]
+            enc_mask[rows, :s] = 1
+            dec_mask[rows, :d] = 1
+        logits = self.model(inputs_embeds=enc_emb, attention_mask=enc_mask, decoder_inputs_embeds=dec_emb,
+                            decoder_attention_mask=dec_mask, use_cache=False).logits  # (B, D, V)
+        position = batch.target_field("position")
+        picked = logits.gather(1, position.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))  # (B, W, V)
+        index = batch.target_field("index")
+        foil = batch.target_field("foil") if score.needs_foil else None
+        return score(picked, index, foil)
+
+
+@hookimpl
+def interpreto_register_task(register):
+    register(Seq2Seq, name="seq2seq",
+             summary="Encoder-decoder LMs (T5, BART, Marian): a source text -> each target token's score.")
