@@ -52,12 +52,13 @@ class SequenceClassification(Task):
             raise self.input_error(f"empty {what} list")
         return out
 
-    def _encode(self, raw: Any, granularity: str) -> tuple[str, list[int], Elements, tuple[int, ...], bool]:
+    def _encode(self, raw: Any, granularity: str) -> tuple[str, list[int], Elements, tuple[int, ...], bool, list[int]]:
+        """``(text, ids, elements, segment of each element, truncated, token type ids or [])``."""
         adapter = self.adapter
         if isinstance(raw, str):
             enc = adapter.encode(raw)
             elements = enc.elements(granularity)
-            return raw, list(enc.input_ids), elements, (0,) * len(elements), enc.truncated
+            return raw, list(enc.input_ids), elements, (0,) * len(elements), enc.truncated, []
         if not (isinstance(raw, tuple | list) and len(raw) == 2 and all(isinstance(t, str) for t in raw)):
             raise self.input_error(f"got {type(raw).__name__} {raw!r:.60}")
         a, b = raw
@@ -91,17 +92,18 @@ class SequenceClassification(Task):
                     texts.append(text[start:end]), spans.append((start, end))
                 groups.append(part), segments.append(s)
         elements = Elements(texts=tuple(texts), spans=tuple(spans), token_groups=tuple(groups), granularity=granularity)
-        return text, ids, elements, tuple(segments), truncated
+        # BERT-like models read the pair's second text with token type 1
+        types = list(enc["token_type_ids"]) if "token_type_ids" in enc and any(enc["token_type_ids"]) else []
+        return text, ids, elements, tuple(segments), truncated, types
 
     def prepare(self, inputs, *, targets, contrasts, granularity):
         labels = self.labels()
         encoded = [self._encode(raw, granularity) for raw in inputs]
         predicted: list[int] = []
         if any(t is None for t in targets):
-            logits = self.adapter.predict([e[1] for e in encoded])
-            predicted = logits.argmax(axis=1).tolist()
+            predicted = self._predict([e[1] for e in encoded], [e[5] for e in encoded])
         items = []
-        for i, ((text, ids, elements, segments, truncated), raw, tgt, foil) in enumerate(
+        for i, ((text, ids, elements, segments, truncated, types), raw, tgt, foil) in enumerate(
             zip(encoded, inputs, targets, contrasts, strict=True)
         ):
             classes = [predicted[i]] if tgt is None else self._class_ids(tgt)
@@ -120,15 +122,57 @@ class SequenceClassification(Task):
                 input=list(raw) if pair else raw, text=text, ids=ids, elements=elements, targets=tgts,
                 visible=np.ones((len(tgts), len(elements)), dtype=bool),
                 segments=segments if pair else (), segment_names=("text_a", "text_b") if pair else (),
-                truncated=truncated,
+                truncated=truncated, layout={"token_type_ids": types} if types else {},
             ))
         return items
 
+    def _predict(self, ids: list[list[int]], types: list[list[int]], batch_size: int = 32) -> list[int]:
+        """The predicted class of each token id sequence (batched, right-padded)."""
+        import torch
+
+        out: list[int] = []
+        device = self.adapter.device
+        with torch.no_grad():
+            for start in range(0, len(ids), batch_size):
+                chunk, tchunk = ids[start : start + batch_size], types[start : start + batch_size]
+                length = max(len(x) for x in chunk)
+                x = torch.full((len(chunk), length), self.adapter.pad_id, dtype=torch.long)
+                mask = torch.zeros_like(x)
+                kwargs = {}
+                for r, seq in enumerate(chunk):
+                    x[r, : len(seq)] = torch.tensor(seq)
+                    mask[r, : len(seq)] = 1
+                if any(tchunk):
+                    tt = torch.zeros_like(x)
+                    for r, t in enumerate(tchunk):
+                        if t:
+                            tt[r, : len(t)] = torch.tensor(t)
+                    kwargs["token_type_ids"] = tt.to(device)
+                logits = self.model(input_ids=x.to(device), attention_mask=mask.to(device), **kwargs).logits
+                out += logits.argmax(-1).tolist()
+        return out
+
     def scores(self, batch, score):
-        logits = self.model(inputs_embeds=batch.inputs_embeds, attention_mask=batch.attention_mask).logits  # (B, C)
+        kwargs = {}
+        if any("token_type_ids" in it.layout for it in batch.items):
+            kwargs["token_type_ids"] = self._token_types(batch)
+        logits = self.model(inputs_embeds=batch.inputs_embeds, attention_mask=batch.attention_mask,
+                            **kwargs).logits  # (B, C)
         index = batch.target_field("index")
         foil = batch.target_field("foil") if score.needs_foil else None
         return score(logits[:, None, :].expand(-1, index.shape[1], -1), index, foil)
+
+
+    @staticmethod
+    def _token_types(batch: Any) -> Any:
+        import torch
+
+        types = torch.zeros(batch.attention_mask.shape, dtype=torch.long)
+        for i, start, n in batch.segments:
+            t = batch.items[i].layout.get("token_type_ids")
+            if t:
+                types[start : start + n, : len(t)] = torch.tensor(t)
+        return types.to(batch.attention_mask.device)
 
 
 @hookimpl
