@@ -55,6 +55,7 @@ _CSS = """
 .itp .itp-na{background:repeating-linear-gradient(45deg,#f2f2f2,#f2f2f2 4px,#e4e4e4 4px,#e4e4e4 8px);color:#aaa}
 .itp .itp-gen{background:#eef5ee;border-radius:3px;padding:0 .2em}
 .itp .itp-grid{display:grid;gap:.6em;grid-template-columns:repeat(auto-fit,minmax(280px,1fr))}
+.itp .itp-seg{margin:.15em 0}
 .itp .itp-best{font-weight:700}
 .itp .itp-rand{color:#777;font-size:.9em}
 .itp details{font-size:.85em;margin-top:.3em}
@@ -108,10 +109,16 @@ def _visible_token(token: str) -> str:
 
 
 # -- one explanation ----------------------------------------------------------------------------
-def _highlighted_text(expl: Any, row: np.ndarray, vmax: float, limit: int | None = None) -> str:
-    """The text with its elements coloured; gaps between elements kept as plain escaped text."""
+def _highlighted_text(expl: Any, row: np.ndarray, vmax: float, limit: int | None = None,
+                      window: tuple[int, int] | None = None, keep: list[int] | None = None) -> str:
+    """The text with its elements coloured; gaps between elements kept as plain escaped text.
+
+    ``limit``: only the first elements; ``window`` / ``keep``: only that part of the text and
+    those elements (one segment of a pair)."""
     n = limit if limit is not None else len(expl.elements)
-    spans = list(expl.spans[:n])
+    chosen = keep if keep is not None else list(range(n))
+    spans = [expl.spans[e] for e in chosen]
+    lo, hi = window if window is not None else (0, len(expl.text))
 
     def chip(e: int) -> str:
         title = f"{expl.elements[e]}: {_fmt(float(row[e]))}"
@@ -119,17 +126,17 @@ def _highlighted_text(expl: Any, row: np.ndarray, vmax: float, limit: int | None
                 f"{_e(expl.elements[e])}</span>")
 
     if any(s is None for s in spans):
-        return " ".join(chip(e) for e in range(n))
-    out, pos = [], 0
-    for e in sorted(range(n), key=lambda k: spans[k][0]):
-        start, end = spans[e]
+        return " ".join(chip(e) for e in chosen)
+    out, pos = [], lo
+    for k in sorted(range(len(chosen)), key=lambda k: spans[k][0]):
+        start, end = spans[k]
         if start < pos:  # overlapping spans (should not happen): show the element anyway
-            out.append(chip(e))
+            out.append(chip(chosen[k]))
             continue
         out.append(_e(expl.text[pos:start]))
-        out.append(chip(e))
+        out.append(chip(chosen[k]))
         pos = end
-    out.append(_e(expl.text[pos:]))
+    out.append(_e(expl.text[pos:hi]))
     return "".join(out)
 
 
@@ -139,7 +146,30 @@ def _score_table(expl: Any, row: np.ndarray, n: int) -> str:
 
 
 def _target_label(target: Any) -> str:
-    return f"{target.label} (#{target.index})"
+    foil = getattr(target, "foil_label", None)
+    vs = f" rather than {foil} (#{target.foil})" if foil is not None else ""
+    return f"{target.label} (#{target.index}){vs}"
+
+
+def _segmented_text(expl: Any, row: np.ndarray, vmax: float) -> str:
+    """Each named segment of the input (a pair's two texts) on its own labelled line."""
+    segments, names = expl.segments, expl.segment_names
+    if not names or not segments or any(s is None for s in expl.spans) or len(set(segments)) < 2:
+        return _highlighted_text(expl, row, vmax)
+    order = sorted(set(segments))
+    bounds = []
+    for s in order:
+        spans = [expl.spans[e] for e in range(len(expl.elements)) if segments[e] == s]
+        bounds.append((min(a for a, _ in spans), max(b for _, b in spans)))
+    lines = []
+    for k, s in enumerate(order):
+        start = 0 if k == 0 else (bounds[k - 1][1] + bounds[k][0]) // 2
+        end = len(expl.text) if k == len(order) - 1 else (bounds[k][1] + bounds[k + 1][0]) // 2
+        chips = _highlighted_text(expl, row, vmax, window=(start, end),
+                                  keep=[e for e in range(len(expl.elements)) if segments[e] == s])
+        name = names[s] if 0 <= s < len(names) else str(s)
+        lines.append(f'<div class="itp-seg"><b>{_e(name)}</b> {chips}</div>')
+    return "".join(lines)
 
 
 def _classifier_views(expl: Any) -> str:
@@ -150,7 +180,7 @@ def _classifier_views(expl: Any) -> str:
         views.append(
             '<div class="itp-view">'
             f'<div class="itp-meta">target <b>{_e(_target_label(target))}</b></div>'
-            f'<div class="itp-text">{_highlighted_text(expl, row, vmax)}</div>'
+            f'<div class="itp-text">{_segmented_text(expl, row, vmax)}</div>'
             f"{_legend(vmax)}{_score_table(expl, row, len(expl.elements))}</div>"
         )
     return "".join(views)
@@ -162,9 +192,12 @@ def _generation_view(expl: Any) -> str:
     generated = expl.generated or (False,) * len(expl.elements)
     n_prompt = len(expl.elements) - sum(generated)
     # which cells can be non-zero: generated element j (token j) only influences targets after it
-    gen_index = np.cumsum(generated) - 1
-    visible = np.array([[not generated[e] or gen_index[e] < t for e in range(len(expl.elements))]
-                        for t in range(len(expl.targets))], dtype=bool)
+    if getattr(expl, "visible", None) is not None:
+        visible = np.asarray(expl.visible, dtype=bool)
+    else:
+        gen_index = np.cumsum(generated) - 1
+        visible = np.array([[not generated[e] or gen_index[e] < t for e in range(len(expl.elements))]
+                            for t in range(len(expl.targets))], dtype=bool)
     vmax = _vmax(np.where(visible, scores, np.nan))
     head = "".join(
         f'<th class="itp-col{" itp-gen" if generated[e] else ""}">{_e(_visible_token(expl.elements[e]))}</th>'
@@ -181,18 +214,27 @@ def _generation_view(expl: Any) -> str:
             title = f"{expl.elements[e]} -> {target.label}: {_fmt(v)}"
             cells.append(f'<td style="{_css_color(v, vmax)}" title="{_e(title)}">{_e(f"{v:.2g}")}</td>')
         rows.append(f'<tr><th class="itp-gen">{_e(_visible_token(target.label))}</th>{"".join(cells)}</tr>')
-    output = expl.output_text if expl.output_text is not None else "".join(t.label for t in expl.targets)
     summed = np.where(visible[:, :n_prompt], scores[:, :n_prompt], 0.0).sum(0)
+    score = getattr(expl, "score", None) or "log-probability"
+    if expl.output_text is None and not any(generated):  # token-level targets of the input (tagging)
+        return (
+            '<div class="itp-view">'
+            f'<div class="itp-meta">each row explains one target ({_e(score)}) over the input\'s elements</div>'
+            f'<div class="itp-scroll"><table class="itp-matrix"><tr><th>target \\ element</th>{head}</tr>'
+            f'{"".join(rows)}</table></div>{_legend(vmax)}</div>'
+        )
+    output = expl.output_text if expl.output_text is not None else "".join(t.label for t in expl.targets)
+    source, produced = ("source", "target") if getattr(expl, "task", None) == "seq2seq" else ("prompt", "generated")
     return (
         '<div class="itp-view">'
-        f'<div class="itp-text"><b>prompt</b> {_e(expl.text)}<br><b>generated</b> '
+        f'<div class="itp-text"><b>{source}</b> {_e(expl.text)}<br><b>{produced}</b> '
         f'<span class="itp-gen">{_e(output)}</span></div>'
-        '<div class="itp-meta">each row explains one generated token (log-probability by default) over the '
-        "prompt's elements and the tokens generated before it; hatched cells cannot influence that token</div>"
-        f'<div class="itp-scroll"><table class="itp-matrix"><tr><th>generated \\ element</th>{head}</tr>'
+        f'<div class="itp-meta">each row explains one {produced} token ({_e(score)}) over the '
+        f"{source}'s elements and the tokens before it; hatched cells cannot influence that token</div>"
+        f'<div class="itp-scroll"><table class="itp-matrix"><tr><th>{produced} \\ element</th>{head}</tr>'
         f'{"".join(rows)}</table></div>'
         f"{_legend(vmax)}</div>"
-        '<div class="itp-view"><div class="itp-meta">prompt elements, scores summed over the generated tokens</div>'
+        f'<div class="itp-view"><div class="itp-meta">{source} elements, scores summed over the {produced} tokens</div>'
         f'<div class="itp-text">{_highlighted_text(expl, summed, _vmax(summed), limit=n_prompt)}</div>'
         f"{_legend(_vmax(summed))}</div>"
     )
@@ -200,9 +242,12 @@ def _generation_view(expl: Any) -> str:
 
 def explanation_fragment(expl: Any, *, heading: bool = True) -> str:
     """An explanation as an HTML fragment (a ``div``; include :data:`_CSS` once in the page)."""
-    meta = f"{expl.method} · {expl.granularity} elements · {expl.model_kind.replace('_', ' ')}"
+    task = getattr(expl, "task", None) or expl.model_kind
+    score = f" · score: {expl.score}" if getattr(expl, "score", None) else ""
+    meta = f"{expl.method} · {expl.granularity} elements · task: {task.replace('_', ' ')}{score}"
     top = f'<h3>{_e(expl.method)}</h3><div class="itp-meta">{_e(meta)}</div>' if heading else ""
-    body = _generation_view(expl) if expl.model_kind == "causal_lm" else _classifier_views(expl)
+    token_level = any(t.position is not None for t in expl.targets) or any(expl.generated)
+    body = _generation_view(expl) if token_level else _classifier_views(expl)
     return f"<div>{top}{body}</div>"
 
 
