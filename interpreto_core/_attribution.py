@@ -261,7 +261,8 @@ class Explainer:
             f"{r.kind}:{r.name}": f"{r.distribution or r.plugin} {r.version or ''}".strip()
             for r in (first, agg, task_rec)
         } | provenance
-        self.forward_calls = 0
+        self.forward_calls = 0  # forward passes of the last explain() call
+        self.forward_rows = 0  # rows (inputs) those passes carried
 
     def _check_engine_params(self) -> None:
         p = self.engine_params
@@ -299,7 +300,7 @@ class Explainer:
                 results = self._run_perturbation(engine, items)
             else:
                 results = self._run_gradient(engine, items)
-        self.forward_calls = engine.forward_calls
+        self.forward_calls, self.forward_rows = engine.forward_calls, engine.rows
         params = self.parameters | {"score": score.name}
         return [Explanation.from_item(item, scores, extras, method=self.method_name, parameters=params,
                                       versions=self.versions, task=self.task.name, score=score.name)
