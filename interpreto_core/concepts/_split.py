@@ -158,11 +158,25 @@ class SplitModel:
         return name
 
     def inputs(self, ids: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
-        """Right-padded ``input_ids`` and ``attention_mask`` on the model's device."""
+        """Right-padded ``input_ids`` and ``attention_mask`` on the model's device.
+
+        Encoder-decoder models (T5, BART ...) also get the text as the decoder's input (shifted
+        right behind the decoder start token), so encoder and decoder split points both see it.
+        """
         from .._adapters import pad_ids
 
         input_ids, mask = pad_ids(ids, self.adapter.pad_id, self.adapter.device)
-        return {"input_ids": input_ids, "attention_mask": mask}
+        out = {"input_ids": input_ids, "attention_mask": mask}
+        config = self.model.config
+        if getattr(config, "is_encoder_decoder", False):
+            start = getattr(config, "decoder_start_token_id", None)
+            if start is None:
+                raise InputError(f"{type(self.model).__name__} has no decoder_start_token_id in its config")
+            decoder = torch.full_like(input_ids, self.adapter.pad_id)
+            decoder[:, 0] = int(start)
+            decoder[:, 1:] = input_ids[:, :-1]
+            out |= {"decoder_input_ids": decoder, "decoder_attention_mask": mask}
+        return out
 
     @torch.no_grad()
     def hidden_states(self, inputs: dict[str, torch.Tensor], *, stop: bool = True) -> dict[str, torch.Tensor]:
