@@ -281,6 +281,32 @@ class ModelAdapter:
         return out[0, ids.shape[1] :].tolist()
 
 
+@contextlib.contextmanager
+def tokenizer_state_kept(tokenizer: Any) -> Iterator[None]:
+    """Restore a fast tokenizer's backend truncation and padding settings after the block.
+
+    transformers resets them on every ``tokenizer(...)`` call (a tokenizer loaded with
+    ``truncation`` / ``padding`` in its ``tokenizer.json`` loses them on the first call): the
+    user's tokenizer must come out as it went in.
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        yield
+        return
+    truncation, padding = backend.truncation, backend.padding
+    try:
+        yield
+    finally:
+        if truncation is None:
+            backend.no_truncation()
+        else:
+            backend.enable_truncation(**truncation)
+        if padding is None:
+            backend.no_padding()
+        else:
+            backend.enable_padding(**padding)
+
+
 def pad_ids(seqs: Sequence[Sequence[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad id sequences; returns ``(ids, attention_mask)``."""
     length = max(len(s) for s in seqs)

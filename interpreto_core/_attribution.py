@@ -17,7 +17,7 @@ import attrs
 import numpy as np
 import torch
 
-from ._adapters import ModelAdapter, _model_kind, adapt
+from ._adapters import ModelAdapter, _model_kind, adapt, tokenizer_state_kept
 from ._engine import Engine, MaskJob
 from ._errors import InputError, UnknownNameError, UnknownParameterError
 from ._explanation import Explanation
@@ -291,7 +291,7 @@ class Explainer:
         score = self._score(contrast)
         per_target = _per_input(targets, len(inputs), "targets")
         per_contrast = _per_input(contrast, len(inputs), "contrast")
-        with self.adapter.evaluating():
+        with self.adapter.evaluating(), tokenizer_state_kept(self.adapter.tokenizer):
             items = self.task.prepare(inputs, targets=per_target, contrasts=per_contrast, granularity=self.granularity)
             _check_items(self.task, items, len(inputs))
             engine = Engine(self.task, score, batch_size=self.engine_params["batch_size"],

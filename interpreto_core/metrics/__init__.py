@@ -67,8 +67,11 @@ def evaluate(
             f"no chosen metric takes {', '.join(sorted(unused))}; they take: "
             f"{', '.join(sorted({p for r in records for p in r.params}))}"
         )
+    from .._adapters import tokenizer_state_kept
+
     out: dict[str, MetricResult] = {}
     for rec in records:
         metric = build_part(rec.obj, {k: v for k, v in params.items() if k in rec.params}, kind="metric", name=rec.name)
-        out[rec.name] = metric.compute(explanations, model=model, tokenizer=tokenizer)
+        with tokenizer_state_kept(tokenizer if tokenizer is not None else getattr(model, "tokenizer", None)):
+            out[rec.name] = metric.compute(explanations, model=model, tokenizer=tokenizer)
     return out

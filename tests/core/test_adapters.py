@@ -163,3 +163,16 @@ def test_tokenizer_without_mask_or_pad_uses_embedding_level_replacement(causal_l
 
         expl = interpreto_core.explain(causal_lm, bare, "hello there", method="occlusion", targets=" friend")[0]
     assert expl.scores.shape[0] >= 1 and len(bare) == len(tokenizer)
+
+
+def test_the_tokenizers_backend_settings_survive_explain_and_evaluate(classifier):
+    """A tokenizer loaded with truncation/padding in tokenizer.json (MiniLM's) keeps them."""
+    import interpreto_core
+    from interpreto_core.testing import make_tiny_tokenizer
+
+    tok = make_tiny_tokenizer()
+    before = (tok.backend_tokenizer.truncation, tok.backend_tokenizer.padding)
+    assert before[0] is not None  # the shipped tokenizer.json sets truncation at 128
+    expls = interpreto_core.explain(classifier, tok, [("a pair", "of texts"), "one text"], method="occlusion")
+    interpreto_core.evaluate(classifier, tok, expls, metrics=["deletion"])
+    assert (tok.backend_tokenizer.truncation, tok.backend_tokenizer.padding) == before
