@@ -10,6 +10,8 @@ training mode is put in eval mode only for the duration of a call, with a warnin
 from __future__ import annotations
 
 import contextlib
+import threading
+import weakref
 import inspect
 import warnings
 from collections.abc import Iterator, Sequence
@@ -43,6 +45,11 @@ class Encoding:
         return split_elements(
             text=self.text, tokens=self.tokens, special=self.special, offsets=self.offsets, granularity=granularity
         )
+
+
+# models inside an explanation call: [number of calls in flight, was it training before the first]
+_MODE_LOCK = threading.Lock()
+_IN_EVAL: weakref.WeakKeyDictionary[Any, list[Any]] = weakref.WeakKeyDictionary()
 
 
 def _model_kind(model: Any) -> str | None:
@@ -219,20 +226,34 @@ class ModelAdapter:
 
     @contextlib.contextmanager
     def evaluating(self) -> Iterator[None]:
-        """Eval mode for the duration of the block (restored after), warning if we had to switch."""
-        was_training = self.model.training
-        if was_training:
-            warnings.warn(
-                "the model was in training mode (dropout on); interpreto switches it to eval mode during the "
-                "explanation and restores training mode afterwards",
-                stacklevel=4,
-            )
-            self.model.eval()
+        """Eval mode for the duration of the block (restored after), warning if we had to switch.
+
+        Calls on one model from several threads share the switch: the first to enter puts the
+        model in eval mode, the last to leave restores training mode, so no call ever runs with
+        dropout on because another call finished first.
+        """
+        model = self.model
+        with _MODE_LOCK:
+            entry = _IN_EVAL.get(model)
+            if entry is None:
+                entry = _IN_EVAL[model] = [0, model.training]
+                if model.training:
+                    warnings.warn(
+                        "the model was in training mode (dropout on); interpreto switches it to eval mode during "
+                        "the explanation and restores training mode afterwards",
+                        stacklevel=4,
+                    )
+                    model.eval()
+            entry[0] += 1
         try:
             yield
         finally:
-            if was_training:
-                self.model.train()
+            with _MODE_LOCK:
+                entry[0] -= 1
+                if entry[0] == 0:
+                    del _IN_EVAL[model]
+                    if entry[1]:
+                        model.train()
 
     def class_labels(self) -> list[str]:
         id2label = getattr(self.model.config, "id2label", None) or {}

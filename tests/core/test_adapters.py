@@ -176,3 +176,38 @@ def test_the_tokenizers_backend_settings_survive_explain_and_evaluate(classifier
     expls = interpreto_core.explain(classifier, tok, [("a pair", "of texts"), "one text"], method="occlusion")
     interpreto_core.evaluate(classifier, tok, expls, metrics=["deletion"])
     assert (tok.backend_tokenizer.truncation, tok.backend_tokenizer.padding) == before
+
+
+def test_a_training_mode_model_explained_from_threads_never_runs_with_dropout(classifier, tokenizer):
+    """Concurrent calls share the eval switch: every call sees eval mode; training mode comes back once."""
+    import threading
+
+    import interpreto_core
+
+    model = copy.deepcopy(classifier).train()
+    seen: list[bool] = []
+    forward = model.forward
+
+    def watched(*args, **kwargs):
+        seen.append(model.training)
+        return forward(*args, **kwargs)
+
+    model.forward = watched
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                interpreto_core.explain(model, tokenizer, ["a fine film", "a dull one"], method="lime", n_samples=40,
+                                        batch_size=4, progress=False)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and seen and not any(seen)
+    assert model.training
