@@ -131,11 +131,14 @@ class ModelAdapter:
         self.hidden_size = int(emb.weight.shape[1])
 
     # -- text -------------------------------------------------------------------------------------
-    def encode(self, text: str, *, continued: bool | None = None) -> Encoding:
+    def encode(self, text: str, *, continued: bool | None = None, split_special: bool = True) -> Encoding:
         """Tokenize ``text``; an over-long text is truncated with a warning.
 
         ``continued``: the text is a prompt that the model continues: trailing special tokens
         (EOS / SEP) are dropped and an over-long prompt is refused. Default: True for a causal LM.
+        ``split_special``: control tokens written in the text (a literal ``[SEP]``) are read as
+        plain text, never as control tokens (a masked LM's ``[MASK]`` needs False). Only tokens
+        the tokenizer added are special; an unknown word (``[UNK]``) is an element like any other.
         """
         if continued is None:
             continued = self.kind == "causal_lm"
@@ -143,14 +146,13 @@ class ModelAdapter:
             raise InputError(f"texts must be strings, got {type(text).__name__}")
         if not text.strip():
             raise InputError("cannot explain an empty text")
-        kwargs: dict[str, Any] = {"add_special_tokens": True}
+        kwargs: dict[str, Any] = {"add_special_tokens": True, "split_special_tokens": split_special}
         if self.is_fast:
             kwargs["return_offsets_mapping"] = True
         enc = self.tokenizer(text, **kwargs)
         ids = list(enc["input_ids"])
         offsets = [tuple(o) for o in enc["offset_mapping"]] if self.is_fast else None
-        special_ids = set(self.tokenizer.all_special_ids)
-        special = [i in special_ids for i in ids]
+        special = self.special_mask(ids, offsets)
         if continued:
             # A prompt continues after its last real token: drop trailing specials (EOS/SEP).
             while ids and special[-1] and len(ids) > 1:
@@ -186,6 +188,14 @@ class ModelAdapter:
             offsets=tuple(offsets) if offsets is not None else None,
             truncated=truncated,
         )
+
+    def special_mask(self, ids: Sequence[int], offsets: Sequence[tuple[int, int]] | None) -> list[bool]:
+        """Which tokens the tokenizer added (``[CLS]``, ``[SEP]``, BOS): special ids that cover no
+        character of the text. ``[UNK]`` covering a word is not special."""
+        special_ids = set(self.tokenizer.all_special_ids) - {getattr(self.tokenizer, "unk_token_id", None)}
+        if offsets is None:
+            return [i in special_ids for i in ids]
+        return [i in special_ids and o[1] <= o[0] for i, o in zip(ids, offsets, strict=True)]
 
     def baseline_token_id(self, baseline: str) -> int | None:
         """Token id used to replace masked elements: ``mask`` / ``pad`` / ``unk`` (None: no such token)."""

@@ -108,7 +108,7 @@ class CausalLM(Task):
         if isinstance(tgt, str):
             if not tgt:
                 raise self.input_error(f"the {what} continuation is empty")
-            cont = self.tokenizer(tgt, add_special_tokens=False)["input_ids"]
+            cont = self.tokenizer(tgt, add_special_tokens=False, split_special_tokens=True)["input_ids"]
             if not cont:
                 raise self.input_error(f"the {what} continuation {tgt!r} tokenizes to no token")
             return list(cont)

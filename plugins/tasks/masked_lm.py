@@ -54,7 +54,7 @@ class MaskedLM(Task):
     def _encode(self, raw: Any, granularity: str) -> tuple[Any, Elements, list[int]]:
         if not isinstance(raw, str):
             raise self.input_error(f"got {type(raw).__name__} {raw!r:.60}")
-        enc = self.adapter.encode(raw, continued=False)
+        enc = self.adapter.encode(raw, continued=False, split_special=False)  # the mask is a control token
         masks = [k for k, t in enumerate(enc.input_ids) if t == self.mask_id]
         if not masks:
             if self.mask_token in raw:

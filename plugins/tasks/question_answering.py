@@ -87,10 +87,10 @@ class QuestionAnswering(Task):
                                    "load it with AutoTokenizer.from_pretrained(..., use_fast=True)")
         try:
             enc = tok(question, context, return_offsets_mapping=True, truncation="only_second",
-                      max_length=adapter.max_length)
+                      max_length=adapter.max_length, split_special_tokens=True)
         except Exception as exc:  # the question alone is longer than the model's maximum
             raise self.input_error(f"cannot fit the question and the context in {adapter.max_length} tokens: {exc}") from None
-        truncated = len(tok(question, context)["input_ids"]) > len(enc["input_ids"])
+        truncated = len(tok(question, context, split_special_tokens=True)["input_ids"]) > len(enc["input_ids"])
         seq = enc.sequence_ids()
         ids = list(enc["input_ids"])
         if 1 not in seq:

@@ -70,7 +70,7 @@ class Seq2Seq(Task):
         if isinstance(tgt, str):
             if not tgt.strip():
                 raise self.input_error(f"the {what} text is empty")
-            ids = list(tok(text_target=tgt, add_special_tokens=False)["input_ids"])
+            ids = list(tok(text_target=tgt, add_special_tokens=False, split_special_tokens=True)["input_ids"])
             if not ids:
                 raise self.input_error(f"the {what} text {tgt!r} tokenizes to no token")
             return ids

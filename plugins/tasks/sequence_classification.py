@@ -66,8 +66,9 @@ class SequenceClassification(Task):
             raise self.input_error("both texts of a pair must be non-empty")
         if not adapter.is_fast:
             raise self.input_error("text pairs need a fast tokenizer (AutoTokenizer.from_pretrained(..., use_fast=True))")
-        enc = self.tokenizer(a, b, return_offsets_mapping=True, truncation=True, max_length=adapter.max_length)
-        full = self.tokenizer(a, b)
+        enc = self.tokenizer(a, b, return_offsets_mapping=True, truncation=True, max_length=adapter.max_length,
+                             split_special_tokens=True)
+        full = self.tokenizer(a, b, split_special_tokens=True)
         truncated = len(full["input_ids"]) > len(enc["input_ids"])
         seq = enc.sequence_ids()
         shift = len(a) + len(PAIR_SEPARATOR)
