@@ -287,10 +287,10 @@ class Explainer:
     # -- public -----------------------------------------------------------------------------------
     def explain(self, texts: Any, targets: Any = None, contrast: Any = None) -> list[Explanation]:
         """Explain ``texts`` (one input or a list); ``targets`` and ``contrast`` as in :func:`explain`."""
-        inputs, _ = as_inputs(texts)
+        inputs, single = as_inputs(texts)
         score = self._score(contrast)
-        per_target = _per_input(targets, len(inputs), "targets")
-        per_contrast = _per_input(contrast, len(inputs), "contrast")
+        per_target = _per_input(targets, len(inputs), "targets", single)
+        per_contrast = _per_input(contrast, len(inputs), "contrast", single)
         with self.adapter.evaluating(), tokenizer_state_kept(self.adapter.tokenizer):
             items = self.task.prepare(inputs, targets=per_target, contrasts=per_contrast, granularity=self.granularity)
             _check_items(self.task, items, len(inputs))
@@ -384,9 +384,15 @@ class Explainer:
         return results
 
 
-def _per_input(value: Any, n: int, what: str) -> list[Any]:
-    if value is None or isinstance(value, str) or (isinstance(value, int | np.integer) and not isinstance(value, bool)):
+def _per_input(value: Any, n: int, what: str, single: bool = False) -> list[Any]:
+    """One value per input: a scalar, a string or a tuple (a span, a pair) is the same for every
+    input; a list has one entry per input — except for a single input, where a list of another
+    length (``[0, 2]``, token ids) is that input's value."""
+    if value is None or isinstance(value, str | tuple) or (
+            isinstance(value, int | np.integer) and not isinstance(value, bool)):
         return [value] * n
+    if single and isinstance(value, list) and len(value) != 1:
+        return [value]
     if isinstance(value, Sequence) and len(value) == n:
         return list(value)
     raise InputError(
