@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib.metadata as md
 import os
 import threading
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -17,7 +19,7 @@ from ._errors import AmbiguousNameError, InvalidPartError, PluginLoadError, Unkn
 from ._parts import KINDS, check_part, part_params
 from ._records import PartRecord, PluginRecord
 
-__all__ = ["PluginWarning", "Registry", "get_registry", "reset_registry", "list_methods", "list_plugins", "ENTRY_POINT_GROUP"]
+__all__ = ["PluginWarning", "Registry", "get_registry", "using_registry", "reset_registry", "list_methods", "list_plugins", "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "interpreto"
 
@@ -280,10 +282,31 @@ class Registry:
 
 _lock = threading.Lock()
 _registry: Registry | None = None
+_current: contextvars.ContextVar[Registry | None] = contextvars.ContextVar("interpreto_registry", default=None)
+
+
+@contextlib.contextmanager
+def using_registry(registry: Registry | None) -> Iterator[None]:
+    """Within the block (this thread / task), :func:`get_registry` returns ``registry`` (None: no change).
+
+    ``evaluate(..., registry=)`` uses it, so that metrics look up tasks and scores there too.
+    """
+    if registry is None:
+        yield
+        return
+    token = _current.set(registry)
+    try:
+        yield
+    finally:
+        _current.reset(token)
 
 
 def get_registry() -> Registry:
-    """The process-wide registry, loaded from entry points on first use."""
+    """The registry in use: the one set by :func:`using_registry`, else the process-wide one,
+    loaded from entry points on first use."""
+    current = _current.get()
+    if current is not None:
+        return current
     global _registry
     with _lock:
         if _registry is None:

@@ -162,12 +162,16 @@ class Task:
     priority: claim order (lower asks first; ties by name): a specific task (token
         classification) must come before a generic one.
     default_score: the score explained when none is asked (``logit``, ``log_probability`` ...).
+    metric_score: the score faithfulness metrics read by default (``probability``: curves of a
+        probability are comparable across inputs; a task whose output is no distribution, such as
+        a similarity, names another).
     input_help: one line saying what an input is, for error messages.
     """
 
     name: ClassVar[str] = ""
     priority: ClassVar[int] = 100
     default_score: ClassVar[str] = "logit"
+    metric_score: ClassVar[str] = "probability"
     input_help: ClassVar[str] = "a text"
 
     adapter: ModelAdapter

@@ -68,10 +68,12 @@ def evaluate(
             f"{', '.join(sorted({p for r in records for p in r.params}))}"
         )
     from .._adapters import tokenizer_state_kept
+    from .._registry import using_registry
 
     out: dict[str, MetricResult] = {}
     for rec in records:
         metric = build_part(rec.obj, {k: v for k, v in params.items() if k in rec.params}, kind="metric", name=rec.name)
-        with tokenizer_state_kept(tokenizer if tokenizer is not None else getattr(model, "tokenizer", None)):
+        with using_registry(registry), tokenizer_state_kept(
+                tokenizer if tokenizer is not None else getattr(model, "tokenizer", None)):
             out[rec.name] = metric.compute(explanations, model=model, tokenizer=tokenizer)
     return out

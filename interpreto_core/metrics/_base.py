@@ -51,8 +51,9 @@ class CurveMetric:
         Embedding that replaces a masked element: ``auto`` (the mask token, else pad, else zero:
         what the perturbation methods use), ``mask``, ``pad``, ``unk`` or ``zero``.
     mode:
-        Score read on each perturbed input: ``softmax`` (probability, default), ``logits`` or
-        ``log_softmax``.
+        Score read on each perturbed input: a score name (``probability``, ``logit`` ...) or a
+        former mode (``softmax`` ...). Default: the task's ``metric_score`` (``probability`` for
+        every built-in task; a task whose output is no distribution names another).
     batch_size:
         Perturbed inputs per forward pass (rows of all texts are packed together).
     progress:
@@ -68,7 +69,7 @@ class CurveMetric:
         n_random: int = 1,
         seed: int = 0,
         baseline: str = "auto",
-        mode: str = "softmax",
+        mode: str | None = None,
         batch_size: int = 64,
         progress: bool | None = None,
     ) -> None:
@@ -161,7 +162,7 @@ class OrderCurveMetric(CurveMetric):
         n_random: int = 1,
         seed: int = 0,
         baseline: str = "auto",
-        mode: str = "softmax",
+        mode: str | None = None,
         batch_size: int = 64,
         progress: bool | None = None,
     ) -> None:
@@ -207,7 +208,7 @@ class EraserMetric(CurveMetric):
         n_random: int = 1,
         seed: int = 0,
         baseline: str = "auto",
-        mode: str = "softmax",
+        mode: str | None = None,
         batch_size: int = 64,
         progress: bool | None = None,
     ) -> None:

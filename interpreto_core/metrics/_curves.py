@@ -39,7 +39,7 @@ class OrderCurves:
         return ref, stack(self.method[i]), stack(self.random[i])
 
 
-def check_common(*, n_random: int, seed: int, mode: str, batch_size: int) -> None:
+def check_common(*, n_random: int, seed: int, mode: str | None, batch_size: int) -> None:
     from .._registry import get_registry
     from .._scores import MODE_ALIASES
 
@@ -48,7 +48,7 @@ def check_common(*, n_random: int, seed: int, mode: str, batch_size: int) -> Non
     if not isinstance(seed, int):
         raise InputError(f"seed must be an integer, got {seed!r}")
     scores = get_registry().names("score")
-    if not isinstance(mode, str) or MODE_ALIASES.get(mode, mode) not in scores:
+    if mode is not None and (not isinstance(mode, str) or MODE_ALIASES.get(mode, mode) not in scores):
         raise InputError(f"unknown mode {mode!r}; choose a score ({', '.join(scores)}) or one of "
                          f"{', '.join(MODE_ALIASES)}")
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -64,7 +64,7 @@ def order_curves(
     n_random: int = 1,
     seed: int = 0,
     baseline: str = "auto",
-    mode: str = "softmax",
+    mode: str | None = None,
     batch_size: int = 64,
     progress: bool | None = None,
     desc: str = "metric",
@@ -82,6 +82,8 @@ def order_curves(
     check_common(n_random=n_random, seed=seed, mode=mode, batch_size=batch_size)
     adapter = adapt(model, tokenizer)
     items = metric_items(adapter, explanations)
+    if mode is None:  # the task's metric score (probability for the built-in tasks)
+        mode = items[0].task.metric_score
     jobs: list[MaskJob] = []
     xs: list[list[np.ndarray]] = []
     layout: list[list[tuple[int, list[int], int]]] = []  # per item, per target: (method job, random jobs, full job)

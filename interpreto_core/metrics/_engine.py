@@ -177,14 +177,15 @@ def score_masks(
     jobs: Sequence[MaskJob],
     *,
     baseline: str = "auto",
-    mode: str = "softmax",
+    mode: str | None = None,
     batch_size: int = 64,
     progress: bool | None = None,
     desc: str = "metric",
 ) -> list[np.ndarray]:
     """Target score of every mask row of every job: a list of ``(R,)`` arrays, one per job.
 
-    ``mode``: a score name (``probability`` ...) or a former mode (``softmax`` ...). Rows of all
+    ``mode``: a score name (``probability`` ...) or a former mode (``softmax`` ...); default: the
+    task's ``metric_score``. Rows of all
     jobs are packed (shortest texts first) into forward passes of ``batch_size`` rows by the
     attribution engine.
     """
@@ -196,9 +197,10 @@ def score_masks(
 
     if not items:
         return [np.zeros(0) for _ in jobs]
+    task = items[0].task
+    mode = mode if mode is not None else task.metric_score
     rec = get_registry().get("score", MODE_ALIASES.get(mode, mode))
     score = build_part(rec.obj, {}, kind="score", name=rec.name)
-    task = items[0].task
     engine = Engine(task, score, batch_size=batch_size, progress=progress, desc=desc)
     base = adapter.baseline_vector(baseline)
     with adapter.evaluating():

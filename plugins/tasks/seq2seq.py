@@ -12,6 +12,7 @@ the engine does not know there are two streams.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -143,10 +144,29 @@ class Seq2Seq(Task):
             dec_emb[rows, :d] = emb[rows, s : s + d]
             enc_mask[rows, :s] = 1
             dec_mask[rows, :d] = 1
-        logits = self.model(inputs_embeds=enc_emb, attention_mask=enc_mask, decoder_inputs_embeds=dec_emb,
-                            decoder_attention_mask=dec_mask, use_cache=False).logits  # (B, D, V)
         position = batch.target_field("position")
-        picked = logits.gather(1, position.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))  # (B, W, V)
+        head = self.model.get_output_embeddings()
+        owner = threading.get_ident()
+
+        def read_positions(_module, args):
+            # only the decoder states at the targets' positions go through the vocabulary projection
+            # (the model's largest matrix): (B, D, H) -> (B, W, H). Other threads' calls pass untouched.
+            (hidden, *rest) = args
+            if threading.get_ident() != owner or hidden.shape[0] != b or hidden.ndim != 3:
+                return None
+            picked = hidden.gather(1, position.unsqueeze(-1).expand(-1, -1, hidden.shape[-1]))
+            return (picked, *rest)
+
+        hook = head.register_forward_pre_hook(read_positions) if isinstance(head, torch.nn.Module) else None
+        try:
+            logits = self.model(inputs_embeds=enc_emb, attention_mask=enc_mask, decoder_inputs_embeds=dec_emb,
+                                decoder_attention_mask=dec_mask, use_cache=False).logits
+        finally:
+            if hook is not None:
+                hook.remove()
+        if hook is None:  # no output embedding module: read the positions from the full logits
+            logits = logits.gather(1, position.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
+        picked = logits  # (B, W, V)
         index = batch.target_field("index")
         foil = batch.target_field("foil") if score.needs_foil else None
         return score(picked, index, foil)

@@ -63,6 +63,7 @@ class SentenceSimilarity(Task):
     name = "sentence_similarity"
     priority = 30
     default_score = "logit"
+    metric_score = "logit"  # a cosine is not a distribution: metrics read it as it is
     input_help = "a (text_a, text_b) pair of strings; its one target is the cosine of their embeddings"
 
     def __init__(self, *, pooling: str = "mean") -> None:

@@ -281,12 +281,15 @@ def test_metrics_json_html_and_the_model_is_untouched(tiny, tok, registry):
     model = copy.deepcopy(tiny)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     expls = interpreto_core.explain(model, tok, PAIRS, method="integrated_gradients", registry=registry, n_steps=4)
-    # metrics default to mode="softmax" (a probability): a cosine is explained and evaluated as a raw value
+    # metrics read the task's metric_score (the raw cosine); a probability of a cosine is refused
     with pytest.raises(InputError, match="a cosine is not a distribution"):
-        interpreto_core.evaluate(model, tok, expls, metrics=["deletion"], registry=registry)
-    results = interpreto_core.evaluate(model, tok, expls, metrics=["deletion", "insertion"], registry=registry,
-                                       mode="logit")
+        interpreto_core.evaluate(model, tok, expls, metrics=["deletion"], registry=registry, mode="softmax")
+    results = interpreto_core.evaluate(model, tok, expls, metrics=["deletion", "insertion"], registry=registry)
+    same = interpreto_core.evaluate(model, tok, expls, metrics=["deletion", "insertion"], registry=registry,
+                                    mode="logit")
     assert all(np.isfinite(r.values).all() for r in results.values())
+    for name, result in results.items():
+        np.testing.assert_allclose(result.values, same[name].values)
     for e in expls:
         assert interpreto_core.Explanation.from_json(json.loads(json.dumps(e.to_json()))) == e
         html = e.to_html()
