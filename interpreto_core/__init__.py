@@ -20,7 +20,7 @@ from ._errors import (
 from ._parts import KINDS, AttributionRecipe, GradientPlan, PerturbationPlan
 from ._records import PartRecord, PluginRecord
 from ._registry import PluginWarning, Registry, get_registry, list_methods, list_plugins, reset_registry
-from .hookspecs import hookimpl, hookspec
+from .hookspecs import hookimpl
 
 __version__ = "0.1.0"
 
@@ -68,11 +68,21 @@ __all__ = [
     "explain_dataset",
     "get_registry",
     "hookimpl",
-    "hookspec",
     "list_methods",
     "list_plugins",
     "reset_registry",
 ]
 
 
-__getattr__, __dir__ = _lazy_attributes(__name__, _LAZY, __all__)
+_lazy_getattr, __dir__ = _lazy_attributes(__name__, _LAZY, __all__)
+
+
+def __getattr__(name: str) -> object:
+    # ``hookspec`` (the marker of hook *specifications*) is for the core only: still importable
+    # as ``interpreto_core.hookspec``, but not public (a plugin needs ``hookimpl``). It is not
+    # cached in the namespace, so the public names stay exactly ``__all__``.
+    if name == "hookspec":
+        from .hookspecs import hookspec
+
+        return hookspec
+    return _lazy_getattr(name)

@@ -28,7 +28,8 @@ class AffineLearner(DictionaryLearner):
     """``encode(x) = (x - mean) @ encoder``; ``decode(z) = z @ components + mean``.
 
     Subclasses implement ``_fit`` and set ``self.mean (H,)``, ``self.encoder (H, C)`` and
-    ``self.components (C, H)`` (float32 tensors).
+    ``self.components (C, H)`` (float32 tensors; ``self._set(mean=, encoder=, components=)``
+    converts arrays); ``state`` / ``load_state`` save and restore the three.
     """
 
     mean: torch.Tensor
@@ -48,10 +49,10 @@ class AffineLearner(DictionaryLearner):
         self._assert_fitted()
         return self.components
 
-    def _state(self) -> dict[str, torch.Tensor]:
+    def state(self) -> dict[str, torch.Tensor]:
         return {"mean": self.mean, "encoder": self.encoder, "components": self.components}
 
-    def _load_state(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
+    def load_state(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
         self.mean, self.encoder, self.components = tensors["mean"], tensors["encoder"], tensors["components"]
 
     def _set(self, *, mean: Any, encoder: Any, components: Any) -> None:
@@ -112,7 +113,7 @@ class NonNegativeLearner(DictionaryLearner):
 
     Subclasses implement ``_fit`` and set ``self.components (C, H)``; ``offset (H,)`` is added
     back on decoding (the NMF ``shift`` option); ``alpha`` / ``nonnegative`` choose the code
-    problem.
+    problem. ``state`` / ``load_state`` save and restore ``components`` and ``offset``.
     """
 
     components: torch.Tensor
@@ -141,13 +142,13 @@ class NonNegativeLearner(DictionaryLearner):
         self._assert_fitted()
         return self.components
 
-    def _state(self) -> dict[str, torch.Tensor]:
+    def state(self) -> dict[str, torch.Tensor]:
         state = {"components": self.components}
         if self.offset is not None:
             state["offset"] = self.offset
         return state
 
-    def _load_state(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
+    def load_state(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
         self.components = tensors["components"]
         self.offset = tensors.get("offset")
 
@@ -171,6 +172,12 @@ class SAELearner(DictionaryLearner):
         Weight of the L1 penalty on codes (0 for the TopK family, whose sparsity is structural).
     center:
         Subtract the activations' mean before encoding.
+
+    Subclasses implement ``_build(hidden, data)`` returning the overcomplete SAE module
+    (``data``: the normalised training rows, or on loading the saved ``module.dictionary.C``
+    tensor if any, for SAEs initialised from data). ``state`` / ``load_state`` save the module's
+    state dict, ``mean`` and ``scale``; non-tensor state goes through ``extra_config()`` and
+    is given back to ``_restore_extra(extra)`` on loading.
     """
 
     module: Any = None
@@ -291,11 +298,11 @@ class SAELearner(DictionaryLearner):
         self._assert_fitted()
         return self.module.get_dictionary().detach() / self.scale
 
-    def _state(self) -> dict[str, torch.Tensor]:
+    def state(self) -> dict[str, torch.Tensor]:
         state = {f"module.{k}": v for k, v in self.module.state_dict().items()}
         return state | {"mean": self.mean, "scale": self.scale}
 
-    def _load_state(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
+    def load_state(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
         self.mean, self.scale = tensors["mean"], tensors["scale"]
         hidden = int(self.mean.shape[0])
         points = tensors.get("module.dictionary.C")

@@ -22,11 +22,25 @@ _WORD = re.compile(r"\w+(?:['’]\w+)*")
 
 @attrs.frozen(kw_only=True)
 class ConceptInterpretation:
-    """What one concept means.
+    """What one concept means, as an interpreter found it.
 
-    ``words``: ``(word or token, score)`` pairs, best first; ``examples``: ``(left context,
-    unit, right context, score)`` tuples, best first; ``label``: a short name (LM labels);
-    ``method``: the interpreter's name; ``extras``: anything else (prompt, raw output ...).
+    Build it with keywords: ``ConceptInterpretation(concept=3, method="my_interpreter",
+    words=(("goal", 2.1), ("match", 1.7)))``.
+
+    concept:
+        The concept's index, ``0 <= concept < learner.n_concepts`` (its row of ``learner.dictionary``).
+    method:
+        The interpreter's registered name (shown in reports; required, non-empty).
+    words:
+        ``(word or token, score)`` pairs, best first; scores are finite floats on the
+        interpreter's own scale (a code value, a logit ...).
+    examples:
+        ``(left context, unit, right context, score)`` tuples, best first: the unit is the
+        activating word / token / sentence as it appears in the text.
+    label:
+        A short name for the concept (``lm_labels``), or None.
+    extras:
+        Anything else, JSON-able (``to_json`` keeps it): a prompt, raw output ...
     """
 
     concept: int

@@ -64,17 +64,63 @@ def check_device(device: Any) -> torch.device:
 class DictionaryLearner:
     """Base class of every dictionary learner (concept discovery method).
 
-    Subclasses set ``name`` (their registry name) and implement ``_fit(A)``, ``encode``,
-    ``decode``, ``dictionary``, ``_state()`` (the tensors to save) and ``_load_state(tensors)``.
-    Their ``__init__`` takes keyword parameters only, stored as attributes of the same name:
-    the JSON config is rebuilt from them.
+    A learner maps activations ``A (N, H)`` to codes ``Z = encode(A) (N, C)`` and back,
+    ``decode(Z) (N, H)``; ``dictionary (C, H)`` holds one direction per concept.
 
-    Parameters common to all learners
-    ---------------------------------
+    What a subclass provides
+    ------------------------
+    ``name``
+        Class attribute: the name it is registered under. :meth:`save` writes it into
+        ``config.json`` and :func:`load_learner` looks it up in the registry to rebuild the
+        learner, so it must equal the registered name.
+    ``__init__(self, *, n_concepts=20, seed=0, ...)``
+        Keyword-only parameters, each stored as an attribute of the same name (:meth:`params`
+        reads them back for the JSON config and :meth:`clone`); call ``super().__init__``.
+    ``_fit(self, a, *, progress) -> None``
+        Learn from ``a``, a float32 CPU ``(N, H)`` tensor already checked by :meth:`fit`
+        (finite, 2-D, non-empty); ``progress`` is True / False / None (show a bar if useful).
+        Set the tensors that :meth:`state` returns. :meth:`fit` has seeded torch, recorded
+        ``hidden_size`` and times the call; ``self._fit_device`` is the asked device.
+    ``encode(self, x) -> (N, C)``, ``decode(self, z) -> (N, H)``, ``dictionary -> (C, H)``
+        Call ``self._input(x)`` first in ``encode`` (checks the learner is fitted and ``x`` is
+        ``(N, hidden_size)``, moves it to the learner's device) and ``self._assert_fitted()`` in
+        ``decode`` / ``dictionary``.
+    ``state(self) -> dict[str, Tensor]``
+        The fitted tensors, saved to ``weights.safetensors``.
+    ``load_state(self, tensors, extra) -> None``
+        Restore them: ``tensors`` as :meth:`state` returned them (on the CPU), ``extra`` the
+        dict :meth:`extra_config` returned.
+    ``extra_config(self) -> dict``
+        Optional: JSON-able values that are not tensors (default ``{}``).
+
+    The families :class:`~interpreto_core.plugin.AffineLearner`,
+    :class:`~interpreto_core.plugin.NonNegativeLearner` and :class:`~interpreto_core.plugin.SAELearner`
+    implement everything but ``_fit`` (or the SAE's ``_build``). Learners written before these
+    names were public define ``_state``, ``_load_state`` and ``_extra_config`` instead: they keep
+    working (the base class finds and calls them).
+
+    Attributes
+    ----------
     n_concepts:
-        Number of concepts ``C``.
+        Number of concepts ``C`` (a learner may set it in ``_fit``: ``neurons`` makes it ``H``).
     seed:
         Random seed of the fit (different seeds give the fits compared by ``concept_stability``).
+    fitted:
+        False until :meth:`fit` (or :func:`load_learner`) succeeds; ``encode`` / ``decode`` /
+        ``dictionary`` / :meth:`save` raise ``InputError`` before.
+    hidden_size:
+        ``H``, the width of the activations it was fitted on (None before the fit).
+    fit_seconds:
+        Wall time of the fit (None before).
+    training_log:
+        JSON-able ``{name: [one value per epoch]}`` (SAEs: loss, mse, l0, dead_ratio); ``{}`` otherwise.
+
+    Saved format (:meth:`save`, read by :func:`load_learner`)
+    --------------------------------------------------------
+    A folder with ``weights.safetensors`` (:meth:`state`; never pickle) and ``config.json``::
+
+        {"format": 1, "learner": <name>, "params": <params()>, "hidden_size": H,
+         "fit_seconds": ..., "training_log": {...}, "extra": <extra_config()>}
     """
 
     name: ClassVar[str] = ""
@@ -92,8 +138,10 @@ class DictionaryLearner:
     # -- public API -------------------------------------------------------------------------------
     def fit(self, activations: Any, *, progress: bool | None = None,
             device: str | torch.device | None = None) -> DictionaryLearner:
-        """Learn the dictionary from ``activations`` (an ``Activations``, tensor or array ``(N, H)``).
+        """Learn the dictionary from ``activations`` (an ``Activations``, tensor or array ``(N, H)``);
+        returns the learner itself (fitted).
 
+        ``progress``: show a progress bar (True / False; None: when useful and stderr is a TTY).
         ``device`` (e.g. ``"cuda"``): sparse autoencoders train there (the activations are copied
         to it once); the other learners fit on the CPU (scikit-learn, numpy) and are then moved
         there. Either way the fitted learner lives on ``device`` (``learner.to(...)`` moves it).
@@ -162,7 +210,7 @@ class DictionaryLearner:
         self._assert_fitted()
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
-        tensors = {k: v.detach().cpu().contiguous() for k, v in self._state().items()}
+        tensors = {k: v.detach().cpu().contiguous() for k, v in self._contract("state")().items()}
         save_file(tensors, str(folder / "weights.safetensors"))
         config = {
             "format": FORMAT_VERSION,
@@ -171,7 +219,7 @@ class DictionaryLearner:
             "hidden_size": self.hidden_size,
             "fit_seconds": self.fit_seconds,
             "training_log": self.training_log,
-            "extra": self._extra_config(),
+            "extra": self._contract("extra_config")(),
         }
         (folder / "config.json").write_text(json.dumps(config, indent=1))
         return folder
@@ -180,14 +228,54 @@ class DictionaryLearner:
     def _fit(self, a: torch.Tensor, *, progress: bool | None) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _state(self) -> dict[str, torch.Tensor]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def state(self) -> dict[str, torch.Tensor]:
+        """The fitted tensors that :meth:`save` writes (``{name: tensor}``)."""
+        legacy = _below_base(self, "_state")
+        if legacy is None:
+            raise NotImplementedError(f"{type(self).__name__} must implement state() -> dict[str, Tensor]")
+        return legacy()
 
-    def _load_state(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:  # pragma: no cover
-        raise NotImplementedError
+    def load_state(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
+        """Restore what :meth:`state` and :meth:`extra_config` returned (called by :func:`load_learner`)."""
+        legacy = _below_base(self, "_load_state")
+        if legacy is None:
+            raise NotImplementedError(f"{type(self).__name__} must implement load_state(tensors, extra)")
+        legacy(tensors, extra)
+
+    def extra_config(self) -> dict[str, Any]:
+        """JSON-able values besides the tensors, saved as ``config.json``'s ``extra`` (default: none)."""
+        legacy = _below_base(self, "_extra_config")
+        return legacy() if legacy is not None else {}
+
+    # The names before the contract was public: callers of the old names still get an answer.
+    def _state(self) -> dict[str, torch.Tensor]:
+        public = _below_base(self, "state")
+        if public is None:
+            raise NotImplementedError(f"{type(self).__name__} must implement state() -> dict[str, Tensor]")
+        return public()
+
+    def _load_state(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
+        public = _below_base(self, "load_state")
+        if public is None:
+            raise NotImplementedError(f"{type(self).__name__} must implement load_state(tensors, extra)")
+        public(tensors, extra)
 
     def _extra_config(self) -> dict[str, Any]:
-        return {}
+        public = _below_base(self, "extra_config")
+        return public() if public is not None else {}
+
+    def _contract(self, public: str) -> Any:
+        """The most derived definition of ``public`` or of its former private name, bound to self
+        (a subclass of a family that overrides ``_state`` still wins over the family's ``state``)."""
+        legacy = _LEGACY_NAMES[public]
+        for klass in type(self).__mro__:
+            if klass is DictionaryLearner:
+                break
+            if public in vars(klass):
+                return getattr(self, public)
+            if legacy in vars(klass):
+                return getattr(self, legacy)
+        return getattr(self, public)
 
     def _check_fit_input(self, a: torch.Tensor) -> None:
         pass
@@ -216,17 +304,33 @@ class DictionaryLearner:
         return f"{type(self).__name__}({params}{', fitted' if self.fitted else ''})"
 
 
-def make_learner(name: str, **params: Any) -> DictionaryLearner:
-    """A registered dictionary learner by name (``interpreto methods --kind dictionary_learner``)."""
+def _below_base(obj: Any, attr: str) -> Any:
+    """``obj.attr`` bound, if a class between ``type(obj)`` and DictionaryLearner defines it; else None."""
+    for klass in type(obj).__mro__:
+        if klass is DictionaryLearner:
+            return None
+        if attr in vars(klass):
+            return vars(klass)[attr].__get__(obj, type(obj))
+    return None
+
+
+#: the save / load contract's public names and the private ones they had before
+_LEGACY_NAMES = {"state": "_state", "load_state": "_load_state", "extra_config": "_extra_config"}
+
+
+def make_learner(name: str, *, registry: Any = None, **params: Any) -> DictionaryLearner:
+    """A registered dictionary learner by name (``interpreto methods --kind dictionary_learner``);
+    ``registry``: where to look it up (default: the process-wide registry)."""
     from .._parts import build_part
     from .._registry import get_registry
 
-    rec = get_registry().get("dictionary_learner", name)
+    rec = (registry or get_registry()).get("dictionary_learner", name)
     return build_part(rec.obj, params, kind="dictionary_learner", name=rec.name)
 
 
-def load_learner(path: str | os.PathLike) -> DictionaryLearner:
-    """Load a learner saved by :meth:`DictionaryLearner.save` (looked up by name in the registry)."""
+def load_learner(path: str | os.PathLike, *, registry: Any = None) -> DictionaryLearner:
+    """Load a learner saved by :meth:`DictionaryLearner.save`: the class is the one registered
+    under ``config.json``'s ``learner`` name in ``registry`` (default: the process-wide one)."""
     from safetensors.torch import load_file
 
     folder = Path(path)
@@ -236,10 +340,10 @@ def load_learner(path: str | os.PathLike) -> DictionaryLearner:
     config = json.loads(cfg_path.read_text())
     if config.get("format") != FORMAT_VERSION:
         raise InputError(f"{cfg_path}: unsupported format {config.get('format')!r} (expected {FORMAT_VERSION})")
-    learner = make_learner(config["learner"], **config["params"])
+    learner = make_learner(config["learner"], registry=registry, **config["params"])
     learner.hidden_size = config["hidden_size"]
     learner.fit_seconds = config.get("fit_seconds")
     learner.training_log = config.get("training_log") or {}
-    learner._load_state(load_file(str(folder / "weights.safetensors")), config.get("extra") or {})
+    learner._contract("load_state")(load_file(str(folder / "weights.safetensors")), config.get("extra") or {})
     learner.fitted = True
     return learner

@@ -33,10 +33,29 @@ def codes_and_reconstruction(learner: Any, x: Any, *, batch_size: int = 4096) ->
 
 
 class ConceptMetric:
-    """Base class: resolves ``X``, ``Z`` and ``X_hat`` from what was given, then ``_score``.
+    """Base class of concept metrics: :meth:`compute` resolves ``X``, ``Z`` and ``X_hat`` from what
+    it is given, then calls ``_score``.
 
-    Subclasses set ``name``, ``higher_is_better`` and ``needs`` (a subset of
-    ``{"x", "codes", "reconstruction", "dictionaries"}``) and implement ``_score``.
+    A subclass sets three class attributes and implements one method:
+
+    name:
+        Its registered name (used in error messages).
+    higher_is_better:
+        True or False: the direction in which the metric improves (reports and the
+        conformance check read it).
+    needs:
+        What ``_score`` reads, a subset of ``{"x", "codes", "reconstruction", "dictionaries"}``
+        (default ``{"x", "reconstruction"}``). ``compute`` computes ``codes`` / ``reconstruction``
+        from ``learner`` when they are needed and not given, and raises ``InputError`` if it
+        cannot; ``"dictionaries"`` documents that ``learner`` (and ``other``) are read.
+    ``_score(self, *, x, codes, reconstruction, learner, other) -> float``:
+        Always called with these five keywords (accept ``**_`` for the unused ones): ``x`` the
+        activations ``(N, H)``, ``codes`` ``(N, C)`` and ``reconstruction`` ``(N, H)``, float64
+        CPU tensors or None when not available; ``learner`` / ``other`` as given to ``compute``.
+        Returns a number (a float or a 0-d tensor); ``compute`` returns it as a ``float``.
+        Raise ``InputError`` when the metric is undefined for the data.
+
+    Constructor parameters (keyword-only) are the metric's options (``threshold=`` ...).
     """
 
     name: ClassVar[str] = ""
@@ -52,7 +71,12 @@ class ConceptMetric:
         reconstruction: Any = None,
         other: Any = None,
     ) -> float:
-        """Score a concept model on ``activations``; see the class docstring for the formula."""
+        """Score a concept model on ``activations`` ``(N, H)`` (an ``Activations``, tensor or array).
+
+        Give a fitted ``learner`` (codes and reconstructions are computed in batches), or the
+        ``codes (N, C)`` / ``reconstruction (N, H)`` matrices; ``other``: a second fit of the
+        same learner (stability). Returns a float; the formula is in the subclass's docstring.
+        """
         import torch
 
         from ._learner import as_matrix

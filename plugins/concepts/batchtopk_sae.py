@@ -29,7 +29,7 @@ class BatchTopKSAE(SAELearner):
         # overcomplete's top_k counts codes per batch: k per row times the batch size
         return OcBatchTopKSAE(hidden, self.n_concepts, top_k=self.top_k * self.batch_size)
 
-    def _extra_config(self):
+    def extra_config(self):
         return {"running_threshold": float(self.module.running_threshold)}
 
     def _restore_extra(self, extra):
