@@ -198,7 +198,9 @@ def check_gradient_method(cls: Any, **params: Any) -> None:
         assert tuple(plan.weights.shape) == (s,), f"weights must be (S,) = ({s},), got {tuple(plan.weights.shape)}"
         if plan.multipliers is not None:
             assert tuple(plan.multipliers.shape) == (s, 5, 8), "multipliers must be None or (S, L, H)"
-        assert torch.isfinite(plan.points).all() and torch.isfinite(plan.weights).all(), "points and weights must be finite"
+        assert torch.isfinite(plan.points).all() and torch.isfinite(plan.weights).all(), (
+            "points and weights must be finite"
+        )
     assert torch.equal(plans[0].points, plans[1].points), "the same generator seed must give the same points"
 
 
@@ -270,23 +272,28 @@ def check_attribution(recipe: AttributionRecipe, *, registry: Registry | None = 
 
 # -- attribution metrics ----------------------------------------------------------------------------
 def check_metric(cls: Any, explanations: Any = None, *, model: Any = None, tokenizer: Any = None,
-                 **params: Any) -> None:
+                 registry: Registry | None = None, **params: Any) -> None:
     """``compute`` returns a ``MetricResult`` with one finite value and one random-baseline value
     per explanation, and a boolean ``higher_is_better``.
 
-    Without ``explanations``: occlusion explanations of two texts on the tiny classifier.
+    Without ``explanations``: occlusion explanations of two texts on the tiny classifier. The
+    metric runs with ``registry`` (default: the built-ins plus the metric's plugin) as the one
+    that tasks and scores are looked up in.
     """
+    from ._registry import using_registry
     from .metrics._results import MetricResult
 
     check_part("metric", cls)
-    if explanations is None:
-        from ._attribution import Explainer
+    registry, _ = _registry_for("metric", cls, registry)
+    with using_registry(registry):
+        if explanations is None:
+            from ._attribution import Explainer
 
-        tokenizer = tokenizer or make_tiny_tokenizer()
-        model = model or make_tiny_classifier(tokenizer)
-        explanations = Explainer(model, tokenizer, method="occlusion", registry=builtin_registry()).explain(
-            ["a fine, moving film.", "the plot is thin"])
-    result = cls(**params).compute(explanations, model=model, tokenizer=tokenizer)
+            tokenizer = tokenizer or make_tiny_tokenizer()
+            model = model or make_tiny_classifier(tokenizer)
+            explanations = Explainer(model, tokenizer, method="occlusion", registry=registry).explain(
+                ["a fine, moving film.", "the plot is thin"])
+        result = cls(**params).compute(explanations, model=model, tokenizer=tokenizer)
     assert isinstance(result, MetricResult), f"compute() must return a MetricResult, got {type(result).__name__}"
     assert len(result.values) == len(explanations), (
         f"one value per explanation: {len(explanations)} explanations, {len(result.values)} values"
@@ -387,7 +394,8 @@ def check_dictionary_learner(cls: Any, *, registry: Registry | None = None, roun
                            ("dictionary", loaded.dictionary, d)):
             a, b = a.cpu().float(), b.cpu().float()
             # equal up to float rounding (a loaded tensor is contiguous: matmuls may round differently)
-            assert tuple(a.shape) == tuple(b.shape) and float((a - b).abs().max()) <= 1e-4 * float(b.abs().max()) + 1e-5, (
+            same = tuple(a.shape) == tuple(b.shape) and float((a - b).abs().max()) <= 1e-4 * float(b.abs().max()) + 1e-5
+            assert same, (
                 f"after save / load, {what} differs: state() must return every fitted tensor and load_state() "
                 "restore them"
             )
@@ -533,7 +541,8 @@ def check_task(cls: Any, model: Any, tokenizer: Any, inputs: Any, *, targets: An
     ``RowBatch`` is ``(B, W)``, finite on real targets, differentiable in the embeddings, the same
     for an item alone or batched with the others (padding ignored); then occlusion runs end to end
     through ``Explainer(model, tokenizer, method="occlusion", task=...)`` in a registry with the
-    built-ins and the task (``registry=`` to choose). ``params`` are the task's options.
+    built-ins and the task (``registry=`` to choose), and the deletion metric on its explanations.
+    ``default_score`` and ``metric_score`` name registered scores. ``params`` are the task's options.
     """
     import torch
 
@@ -544,7 +553,9 @@ def check_task(cls: Any, model: Any, tokenizer: Any, inputs: Any, *, targets: An
 
     check_part("task", cls)
     assert isinstance(cls.claims(model), bool | np.bool_), "claims(model) must return True or False"
-    assert isinstance(cls.name, str) and cls.name.isidentifier(), f"{cls.__name__}.name must be set (its registered name)"
+    assert isinstance(cls.name, str) and cls.name.isidentifier(), (
+        f"{cls.__name__}.name must be set (its registered name)"
+    )
     registry, record = _registry_for("task", cls, registry)
     if record is None:
         clash = cls.name in registry.names("task")
@@ -556,8 +567,9 @@ def check_task(cls: Any, model: Any, tokenizer: Any, inputs: Any, *, targets: An
     )
     try:
         score = build_part(registry.get("score", cls.default_score).obj, {}, kind="score", name=cls.default_score)
+        registry.get("score", getattr(cls, "metric_score", "probability"))
     except KeyError as exc:
-        raise AssertionError(f"default_score {cls.default_score!r} is not a registered score: {exc}") from None
+        raise AssertionError(f"default_score and metric_score must name registered scores: {exc}") from None
     inputs = list(inputs)
     n = len(inputs)
     per_target = [None] * n if targets is None else list(targets)
@@ -616,6 +628,16 @@ def check_task(cls: Any, model: Any, tokenizer: Any, inputs: Any, *, targets: An
         assert e.scores.shape == (len(e.targets), len(e.elements)) and np.isfinite(e.scores).all(), (
             "occlusion must give finite (targets, elements) scores"
         )
+    from ._registry import using_registry
+
+    try:
+        with using_registry(registry):  # metrics find the task by the name the explanations record
+            deletion = build_part(registry.get("metric", "deletion").obj, {"n_random": 1}, kind="metric",
+                                  name="deletion")
+            result = deletion.compute(explanations, model=model, tokenizer=tokenizer)
+    except InterpretoError as exc:
+        raise AssertionError(f"the deletion metric failed on the task's explanations: {exc}") from exc
+    assert len(result.values) == n and np.isfinite(result.mean), "deletion must give a finite value per input"
 
 
 # -- pytest plugin ------------------------------------------------------------------------------------
