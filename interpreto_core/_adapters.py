@@ -96,8 +96,10 @@ class ModelAdapter:
             raise InputError(f"model must be a torch.nn.Module (a HF model), got {type(model).__name__}")
         if tokenizer is None or not callable(tokenizer):
             raise InputError("a tokenizer is required: pass the model's tokenizer (AutoTokenizer.from_pretrained)")
+        emb: Any
+        hf_model: Any = model  # narrowed to Module by the isinstance check: HF methods are not typed there
         try:
-            emb = model.get_input_embeddings()
+            emb = hf_model.get_input_embeddings()
         except (NotImplementedError, AttributeError):
             emb = None
         if not isinstance(emb, torch.nn.Module):
@@ -116,19 +118,19 @@ class ModelAdapter:
                 f"the model's dtype is {param.dtype}, dtype={dtype} was asked; interpreto does not cast your "
                 f"model: call model.to({dtype}) yourself, or leave dtype unset"
             )
-        self.model = model
-        self.tokenizer = tokenizer
+        self.model: Any = model  # a HF model: its attributes (config, generate ...) are not typed by torch
+        self.tokenizer: Any = tokenizer
         self.kind = kind or _model_kind(model)
         self.device = param.device
         self.dtype = param.dtype
-        self.embedding = emb
+        self.embedding: Any = emb
         config = model.config
         positions = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
         self.max_length = int(max_length or positions or 512)
         self.is_fast = bool(getattr(tokenizer, "is_fast", False))
         self.keeps_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
-        self.vocab_size = int(emb.weight.shape[0])
-        self.hidden_size = int(emb.weight.shape[1])
+        self.vocab_size = int(self.embedding.weight.shape[0])
+        self.hidden_size = int(self.embedding.weight.shape[1])
 
     # -- text -------------------------------------------------------------------------------------
     def encode(self, text: str, *, continued: bool | None = None, split_special: bool = True) -> Encoding:

@@ -134,24 +134,24 @@ class Engine:
     def score_masks(self, items: Sequence[TaskItem], jobs: Sequence[MaskJob], baseline: torch.Tensor) -> list[np.ndarray]:
         """Scores ``(R, W)`` of every job's rows on its targets (W: its number of targets)."""
         embeds: dict[int, torch.Tensor] = {}
-        membership = {j.item: items[j.item].membership() for j in jobs}
+        membership = {job.item: items[job.item].membership() for job in jobs}
         covered = {i: torch.from_numpy(m.sum(0) > 0) for i, m in membership.items()}
-        widths = [len(items[j.item].targets) if j.targets is None else len(j.targets) for j in jobs]
-        job_targets = [torch.arange(w) if j.targets is None else torch.tensor(j.targets, dtype=torch.long)
-                       for j, w in zip(jobs, widths, strict=True)]
-        for j in jobs:
-            m = np.asarray(j.masks)
-            if m.ndim != 2 or m.shape[1] != len(items[j.item].elements):
-                raise InputError(f"masks of shape {m.shape} for an input of {len(items[j.item].elements)} elements")
-        out = [np.zeros((len(j.masks), w), dtype=np.float64) for j, w in zip(jobs, widths, strict=True)]
-        rows = [len(j.masks) for j in jobs]
-        item_of = [j.item for j in jobs]
-        lengths = [items[j.item].length for j in jobs]
+        widths = [len(items[job.item].targets) if job.targets is None else len(job.targets) for job in jobs]
+        job_targets = [torch.arange(w) if job.targets is None else torch.tensor(job.targets, dtype=torch.long)
+                       for job, w in zip(jobs, widths, strict=True)]
+        for job in jobs:
+            m = np.asarray(job.masks)
+            if m.ndim != 2 or m.shape[1] != len(items[job.item].elements):
+                raise InputError(f"masks of shape {m.shape} for an input of {len(items[job.item].elements)} elements")
+        out = [np.zeros((len(job.masks), w), dtype=np.float64) for job, w in zip(jobs, widths, strict=True)]
+        rows = [len(job.masks) for job in jobs]
+        item_of = [job.item for job in jobs]
+        lengths = [items[job.item].length for job in jobs]
         with self._bar(-(-sum(rows) // self.batch_size)) as bar:
             for segments in pack_rows(lengths, rows, self.batch_size):
                 width = max(widths[k] for k, _, _ in segments)
-                emb, batch, segs = self._batch(items, segments, item_of, width)
-                for (k, rs, j), _ in zip(segments, segs, strict=True):  # a few tensor ops per job, not per row
+                emb, batch, _ = self._batch(items, segments, item_of, width)
+                for k, rs, j in segments:  # a few tensor ops per job, not per row
                     i, n = item_of[k], len(rs)
                     if i not in embeds:
                         embeds[i] = self.embed(items[i])
@@ -208,6 +208,3 @@ class Engine:
         return self._scores(batch).float().cpu().numpy().astype(np.float64)
 
 
-def item_baseline(adapter: Any, baseline: str) -> torch.Tensor:
-    """The ``(H,)`` baseline embedding (validated by the adapter)."""
-    return adapter.baseline_vector(baseline)

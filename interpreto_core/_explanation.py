@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
 import numpy as np
 
+from ._errors import InputError
 from ._tasks import Target, TaskItem
 
 __all__ = ["Explanation"]
 
 FORMAT_VERSION = 2  # 2: the task, its input and item (token ids, groups, visibility) are kept
+
+
+def _tuple(value: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(value)
 
 
 def _as_scores(value: Any) -> np.ndarray:
@@ -48,26 +54,26 @@ class Explanation:
     """
 
     text: str
-    elements: tuple[str, ...] = attrs.field(converter=tuple)
+    elements: tuple[str, ...] = attrs.field(converter=_tuple)
     spans: tuple[tuple[int, int] | None, ...] = attrs.field(converter=lambda s: tuple(tuple(x) if x else None for x in s))
     scores: np.ndarray = attrs.field(converter=_as_scores)
-    targets: tuple[Target, ...] = attrs.field(converter=tuple)
+    targets: tuple[Target, ...] = attrs.field(converter=_tuple)
     method: str
     granularity: str
     parameters: dict[str, Any] = attrs.field(factory=dict)
     versions: dict[str, str] = attrs.field(factory=dict)
-    generated: tuple[bool, ...] = attrs.field(converter=tuple, default=())
+    generated: tuple[bool, ...] = attrs.field(converter=_tuple, default=())
     model_kind: str = "classifier"
     output_text: str | None = None
     extras: dict[str, Any] = attrs.field(factory=dict)
     task: str | None = None
     score: str | None = None
     input: Any = None
-    token_ids: tuple[int, ...] = attrs.field(converter=tuple, default=())
+    token_ids: tuple[int, ...] = attrs.field(converter=_tuple, default=())
     token_groups: tuple[tuple[int, ...], ...] = attrs.field(converter=lambda g: tuple(tuple(x) for x in g), default=())
     visible: Any = None
-    segments: tuple[int, ...] = attrs.field(converter=tuple, default=())
-    segment_names: tuple[str, ...] = attrs.field(converter=tuple, default=())
+    segments: tuple[int, ...] = attrs.field(converter=_tuple, default=())
+    segment_names: tuple[str, ...] = attrs.field(converter=_tuple, default=())
     layout: dict[str, Any] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
@@ -170,11 +176,21 @@ class Explanation:
     @classmethod
     def from_json(cls, data: dict[str, Any] | str | Path) -> Explanation:
         """Rebuild an explanation from ``to_json()`` output, a JSON string, or a ``.json`` file."""
-        if isinstance(data, Path) or (isinstance(data, str) and data.endswith(".json") and Path(data).exists()):
-            data = json.loads(Path(data).read_text(encoding="utf-8"))
-        elif isinstance(data, str):
-            data = json.loads(data)
-        data = dict(data)
+        raw: Any = data
+        if isinstance(raw, Path) or (isinstance(raw, str) and raw.rstrip().endswith(".json")):
+            path = Path(raw)
+            if not path.is_file():
+                raise InputError(f"no explanation file {str(path)!r}: give an existing .json path, a JSON string or "
+                                 "the dict from to_json()")
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        elif isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"not an explanation: the string is neither JSON nor a .json path ({exc})") from None
+        if not isinstance(raw, dict):
+            raise InputError(f"not an explanation: expected a JSON object, got {type(raw).__name__}")
+        data = dict(raw)
         if data.pop("format", FORMAT_VERSION) not in (1, FORMAT_VERSION):
             raise ValueError(f"unsupported explanation format version (this version reads 1 and {FORMAT_VERSION})")
         data["targets"] = [Target(**t) for t in data["targets"]]

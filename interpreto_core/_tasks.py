@@ -10,7 +10,7 @@ This module stays light (attrs + numpy): plugins subclass :class:`Task` at load 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
@@ -49,6 +49,10 @@ class Target:
         return attrs.asdict(self)
 
 
+def _tuple(value: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(value)
+
+
 def _frozen_bool(value: Any) -> np.ndarray:
     arr = np.array(value, dtype=bool)
     if arr.ndim != 2:
@@ -81,13 +85,13 @@ class TaskItem:
 
     input: Any
     text: str
-    ids: tuple[int, ...] = attrs.field(converter=tuple)
+    ids: tuple[int, ...] = attrs.field(converter=_tuple)
     elements: Elements
-    targets: tuple[Target, ...] = attrs.field(converter=tuple)
+    targets: tuple[Target, ...] = attrs.field(converter=_tuple)
     visible: np.ndarray = attrs.field(converter=_frozen_bool)
-    generated: tuple[bool, ...] = attrs.field(converter=tuple, default=())
-    segments: tuple[int, ...] = attrs.field(converter=tuple, default=())
-    segment_names: tuple[str, ...] = attrs.field(converter=tuple, default=())
+    generated: tuple[bool, ...] = attrs.field(converter=_tuple, default=())
+    segments: tuple[int, ...] = attrs.field(converter=_tuple, default=())
+    segment_names: tuple[str, ...] = attrs.field(converter=_tuple, default=())
     output_text: str | None = None
     layout: dict[str, Any] = attrs.field(factory=dict)
     truncated: bool = False

@@ -28,7 +28,7 @@ def _log(msg: str) -> None:
 
 
 def _attribution_section(methods: Sequence[str], n_texts: int, out: Path) -> tuple[str, dict[str, Any]]:
-    from . import explain
+    from ._attribution import explain
     from .zoo import load_sst2, sentiment_classifier
     from .metrics import evaluate
     from .visualization import page_body, plot_curves, report_html
@@ -49,7 +49,7 @@ def _attribution_section(methods: Sequence[str], n_texts: int, out: Path) -> tup
 
 
 def _generation_section() -> tuple[str, dict[str, Any]]:
-    from . import explain
+    from ._attribution import explain
     from .zoo import causal_lm
     from .visualization import explanation_fragment
 

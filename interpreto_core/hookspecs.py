@@ -22,6 +22,9 @@ methods stays fast.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pluggy
 
 PROJECT = "interpreto"
@@ -31,7 +34,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def interpreto_register_perturbator(register):  # type: ignore[no-untyped-def]
+def interpreto_register_perturbator(register: Callable[..., Any]) -> None:
     """Register perturbators: classes whose instances make element-level masks.
 
     Contract: ``plan(n_elements: int, *, rng: numpy.random.Generator) -> PerturbationPlan``;
@@ -40,7 +43,7 @@ def interpreto_register_perturbator(register):  # type: ignore[no-untyped-def]
 
 
 @hookspec
-def interpreto_register_gradient_method(register):  # type: ignore[no-untyped-def]
+def interpreto_register_gradient_method(register: Callable[..., Any]) -> None:
     """Register gradient methods: classes that choose the points where gradients are taken.
 
     Contract: ``plan(inputs: Tensor[L, H], baseline: Tensor[L, H], *, generator) -> GradientPlan``.
@@ -48,7 +51,7 @@ def interpreto_register_gradient_method(register):  # type: ignore[no-untyped-de
 
 
 @hookspec
-def interpreto_register_aggregator(register):  # type: ignore[no-untyped-def]
+def interpreto_register_aggregator(register: Callable[..., Any]) -> None:
     """Register aggregators: classes that turn model outputs at perturbations into scores.
 
     Contract: ``aggregate(plan, outputs) -> array[n_targets, n_elements]`` for perturbation
@@ -59,7 +62,7 @@ def interpreto_register_aggregator(register):  # type: ignore[no-untyped-def]
 
 
 @hookspec
-def interpreto_register_dictionary_learner(register):  # type: ignore[no-untyped-def]
+def interpreto_register_dictionary_learner(register: Callable[..., Any]) -> None:
     """Register dictionary learners (concept discovery): subclasses of ``DictionaryLearner``.
 
     Contract: keyword-only ``__init__``; ``fit(activations) -> self``; ``encode(x (N, H)) -> (N, C)``;
@@ -69,7 +72,7 @@ def interpreto_register_dictionary_learner(register):  # type: ignore[no-untyped
 
 
 @hookspec
-def interpreto_register_interpreter(register):  # type: ignore[no-untyped-def]
+def interpreto_register_interpreter(register: Callable[..., Any]) -> None:
     """Register concept interpreters.
 
     Contract: ``interpret(learner, *, activations=None, split=None, concepts=None)
@@ -78,7 +81,7 @@ def interpreto_register_interpreter(register):  # type: ignore[no-untyped-def]
 
 
 @hookspec
-def interpreto_register_metric(register):  # type: ignore[no-untyped-def]
+def interpreto_register_metric(register: Callable[..., Any]) -> None:
     """Register attribution metrics.
 
     Contract: ``compute(explanations, *, model, tokenizer=None) -> MetricResult`` with one value
@@ -87,7 +90,7 @@ def interpreto_register_metric(register):  # type: ignore[no-untyped-def]
 
 
 @hookspec
-def interpreto_register_concept_metric(register):  # type: ignore[no-untyped-def]
+def interpreto_register_concept_metric(register: Callable[..., Any]) -> None:
     """Register concept metrics (score a concept dictionary): subclasses of ``ConceptMetric``.
 
     Contract: ``compute(activations, *, learner=None, codes=None, reconstruction=None, other=None)
@@ -96,7 +99,7 @@ def interpreto_register_concept_metric(register):  # type: ignore[no-untyped-def
 
 
 @hookspec
-def interpreto_register_attribution(register):  # type: ignore[no-untyped-def]
+def interpreto_register_attribution(register: Callable[..., Any]) -> None:
     """Register named attribution methods: ``AttributionRecipe`` objects combining parts.
 
     A bare part name in a recipe resolves to the registering plugin's own part first, then to
@@ -105,7 +108,7 @@ def interpreto_register_attribution(register):  # type: ignore[no-untyped-def]
 
 
 @hookspec
-def interpreto_register_task(register):  # type: ignore[no-untyped-def]
+def interpreto_register_task(register: Callable[..., Any]) -> None:
     """Register tasks: subclasses of ``Task`` (what differs between model families and heads).
 
     Contract: ``claims(model) -> bool`` (classmethod); ``prepare(inputs, targets, contrasts, *,
@@ -114,7 +117,7 @@ def interpreto_register_task(register):  # type: ignore[no-untyped-def]
 
 
 @hookspec
-def interpreto_register_score(register):  # type: ignore[no-untyped-def]
+def interpreto_register_score(register: Callable[..., Any]) -> None:
     """Register scores: the number explained for each target.
 
     Contract: ``score(logits (..., V), target (...), foil (...) | None) -> (...)``; class attribute

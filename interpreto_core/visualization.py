@@ -16,7 +16,7 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -402,7 +402,7 @@ def plot_curves(results: Sequence[Any], *, path: str | Path | None = None, title
     # the default colour cycle repeats after 10 lines: tab20 keeps up to 20 methods apart
     from matplotlib import colormaps
 
-    tab20 = colormaps["tab20"].colors
+    tab20 = cast(Any, colormaps["tab20"]).colors  # a ListedColormap: its 20 colours
     palette = tab20[0::2] + tab20[1::2]  # ten distinct hues, then their light shades (dashed)
     for ax, (metric, rs) in zip(axes, by_metric.items(), strict=True):
         for k, r in enumerate(rs):

@@ -448,7 +448,7 @@ def _build_smollm2(folder: Path, *, progress: bool) -> dict[str, Any]:
         start = time.perf_counter()
         with _quiet_transformers():
             tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+            model: Any = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
         # save_pretrained refuses a model that still carries its GGUF quantisation record
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):

@@ -93,10 +93,10 @@ class SplitModel:
 
         if not isinstance(model, torch.nn.Module):
             raise InputError(f"model must be a torch.nn.Module (a HF model), got {type(model).__name__}")
-        self.model = model
+        self.model: Any = model  # a HF model (config, generate ...): not typed by torch
         self.tokenizer = tokenizer
         kind = kind or _model_kind(model) or "classifier"
-        self.adapter = ModelAdapter(model, tokenizer, kind=kind, max_length=max_length)  # type: ignore[arg-type]
+        self.adapter = ModelAdapter(model, tokenizer, kind=kind, max_length=max_length)
         points = [split_points] if isinstance(split_points, int | str) else list(split_points)
         if not points:
             raise InputError("give at least one split point")
@@ -114,7 +114,7 @@ class SplitModel:
 
     @property
     def kind(self) -> str:
-        return self.adapter.kind
+        return self.adapter.kind or "classifier"
 
     def _resolve(self, point: int | str) -> str:
         modules = dict(self.model.named_modules())

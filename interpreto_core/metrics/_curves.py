@@ -86,7 +86,7 @@ def order_curves(
         mode = items[0].task.metric_score
     jobs: list[MaskJob] = []
     xs: list[list[np.ndarray]] = []
-    layout: list[list[tuple[int, list[int], int]]] = []  # per item, per target: (method job, random jobs, full job)
+    layout: list[list[tuple[int, list[int] | tuple[np.ndarray, float], int]]] = []  # per item, per target: (method job, random jobs, full job)
     for k, item in enumerate(items):
         xs.append([])
         layout.append([])
@@ -98,13 +98,15 @@ def order_curves(
             jobs.append(MaskJob(item=k, target=t, masks=masks))
             m_job = len(jobs) - 1
             key = _cache_key(item, t, n_random, seed, baseline, mode)
-            r_jobs: list[int] | tuple[np.ndarray, float] = []
+            r_jobs: list[int] | tuple[np.ndarray, float]
             if random_cache is not None and key in random_cache:
                 r_jobs = random_cache[key]
             else:
+                fresh: list[int] = []
                 for order in random_orders(item, t, n=n_random, seed=seed):
                     jobs.append(MaskJob(item=k, target=t, masks=masks_for(order, visible)[0]))
-                    r_jobs.append(len(jobs) - 1)
+                    fresh.append(len(jobs) - 1)
+                r_jobs = fresh
             jobs.append(MaskJob(item=k, target=t, masks=np.ones((1, item.n_elements))))
             layout[-1].append((m_job, r_jobs, len(jobs) - 1))
             xs[-1].append(np.asarray(x, dtype=np.float64))

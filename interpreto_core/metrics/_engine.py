@@ -101,7 +101,7 @@ def _task_for(adapter: Any, explanations: Sequence[Any]) -> Any:
         if claimed is not None and claimed.name != rec.name and not rec.obj.claims(adapter.model):
             raise InputError(f"the explanations were made by task {name!r}, but {type(adapter.model).__name__} is a "
                              f"model of task {claimed.name!r}: evaluate an explanation with the model that made it")
-    params = {}
+    params: dict[str, Any] = {}
     for e in explanations:  # the task's options the explanation was made with (e.g. chat roles)
         params |= {k: v for k, v in e.parameters.items() if k in rec.params}
     from .._parts import build_part
