@@ -13,8 +13,7 @@ from __future__ import annotations
 import json
 import os
 
-from interpreto_core import InputError, hookimpl
-from interpreto_core.concepts._interpret import ConceptInterpretation
+from interpreto_core.plugin import ConceptInterpretation, InputError, hookimpl
 
 # Few-shot completion: small local LMs (135M parameters) follow it far better than an instruction.
 PROMPT = (
@@ -96,7 +95,7 @@ class LMLabels:
         return labels
 
     def interpret(self, learner, *, activations=None, split=None, concepts=None):
-        from interpreto_core import get_registry
+        from interpreto_core.plugin import get_registry
 
         topk = get_registry().get("interpreter", "topk_inputs").obj(k=self.n_words, n_examples=self.n_snippets)
         found = topk.interpret(learner, activations=activations, concepts=concepts)
