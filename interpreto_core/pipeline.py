@@ -2,17 +2,18 @@
 
 ```toml
 [model]
-embedded = "sentiment"            # or: path = "./my-model-folder"  (+ kind = "classifier" | "causal_lm")
+embedded = "sentiment"            # or: path = "./my-model-folder"  (+ task = "<registered task>", e.g. "seq2seq")
 
 [data]
 path = "reviews.tsv"              # CSV / TSV / JSONL, relative to this file; or: texts = ["...", "..."]
-column = "sentence"
+column = "sentence"               # or: pair_columns = ["premise", "hypothesis"] (text pairs)
 limit = 20
 
 [[attribution]]
 method = "lime"                   # a registered method, or: recipe = { perturbator = "sobol", aggregator = "lime_regression" }
 granularity = "word"
-params = { n_samples = 100 }
+params = { n_samples = 100 }      # method, engine and task options (max_new_tokens, roles ...)
+# task = "...", score = "probability", contrast = 0, targets = ...   (optional, as in explain())
 
 [[metric]]
 name = "deletion"
@@ -37,13 +38,15 @@ from typing import Any
 
 import attrs
 
-from ._errors import InterpretoError, PipelineError, UnknownNameError
+from ._errors import InputError, InterpretoError, PipelineError, UnknownNameError
 from ._parts import AttributionRecipe
 from ._registry import Registry, get_registry
 
 __all__ = ["Pipeline", "PipelineError", "PipelineResult", "run_pipeline", "EMBEDDED_MODELS"]
 
 EMBEDDED_MODELS = ("sentiment", "smollm2")
+#: the task of each embedded model
+EMBEDDED_TASKS = {"sentiment": "sequence_classification", "smollm2": "causal_lm"}
 _ENGINE_PARAMS = ("batch_size", "seed", "mode", "baseline", "reduction", "max_new_tokens", "completeness_delta",
                   "progress")
 _TOP_KEYS = {"model", "data", "attribution", "metric", "concepts", "output", "title"}
@@ -61,9 +64,24 @@ def _check_keys(source: str, where: str, table: Mapping[str, Any], allowed: set[
 
 @attrs.frozen(kw_only=True)
 class ModelSpec:
+    """The model: a local folder or an embedded model; ``task``: the registered task asked for
+    (``kind`` keeps the former ``kind =`` value as given)."""
+
     path: str | None = None
     embedded: str | None = None
     kind: str | None = None
+    task: str | None = None
+
+    @property
+    def known_task(self) -> str | None:
+        """The task asked for, else the embedded model's, else the one its ``config.json`` tells."""
+        if self.task is not None:
+            return self.task
+        if self.embedded is not None:
+            return EMBEDDED_TASKS.get(self.embedded)
+        from ._loading import task_of_folder
+
+        return task_of_folder(str(self.path)) if self.path else None
 
     def load(self) -> tuple[Any, Any]:
         if self.embedded == "sentiment":
@@ -76,28 +94,38 @@ class ModelSpec:
             return causal_lm()
         from ._loading import load_local_model
 
-        return load_local_model(str(self.path))
+        return load_local_model(str(self.path), task=self.task)
 
 
 @attrs.frozen(kw_only=True)
 class DataSpec:
-    texts: tuple[str, ...] = ()
+    """The inputs: ``texts`` given in the file (strings, ``(text_a, text_b)`` pairs, chat
+    messages), or a data file's ``column`` (or its two ``pair_columns``)."""
+
+    texts: tuple[Any, ...] = ()
     path: str | None = None
     column: str | None = None
+    pair_columns: tuple[str, str] | None = None
     limit: int | None = None
 
-    def load(self, source: str) -> list[str]:
+    def load(self, source: str) -> list[Any]:
         if self.path is None:
             texts = list(self.texts)
         else:
-            texts = read_texts(Path(self.path), column=self.column, source=source)
+            texts = read_texts(Path(self.path), column=self.column, pair_columns=self.pair_columns, source=source)
         return texts[: self.limit] if self.limit else texts
 
 
-def read_texts(path: Path, *, column: str | None, source: str = "data") -> list[str]:
-    """Texts of a CSV / TSV / JSONL file (``column`` names the text field; default: the first)."""
+def read_texts(path: Path, *, column: str | None, pair_columns: tuple[str, str] | None = None,
+               source: str = "data") -> list[Any]:
+    """Inputs of a CSV / TSV / JSONL file.
+
+    ``column`` names the text field (default: the first). In JSONL the field may hold a
+    ``[text_a, text_b]`` pair or chat messages ``[{"role": ..., "content": ...}]``.
+    ``pair_columns`` names two fields read as a ``(text_a, text_b)`` pair.
+    """
     suffix = path.suffix.lower()
-    texts: list[str] = []
+    texts: list[Any] = []
     if suffix == ".jsonl":
         with path.open(encoding="utf-8") as f:
             for line_no, line in enumerate(f, start=1):
@@ -107,21 +135,58 @@ def read_texts(path: Path, *, column: str | None, source: str = "data") -> list[
                     row = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise _fail(source, "data.path", f"{path.name} line {line_no} is not JSON: {exc}") from exc
+                if not isinstance(row, dict) or not row:
+                    raise _fail(source, "data.path", f"{path.name} line {line_no} is not a JSON object with fields")
+                where = f"{path.name} line {line_no}"
+                if pair_columns is not None:
+                    missing = [k for k in pair_columns if k not in row]
+                    if missing:
+                        raise _fail(source, "data.pair_columns", f"{where} has no field {missing[0]!r}")
+                    texts.append(_pair(tuple(str(row[k]) for k in pair_columns), source, where))
+                    continue
                 key = column or next(iter(row))
                 if key not in row:
-                    raise _fail(source, "data.column", f"{path.name} line {line_no} has no field {key!r}")
-                texts.append(str(row[key]))
+                    raise _fail(source, "data.column", f"{where} has no field {key!r}")
+                value = row[key]
+                texts.append(_structured(value, source, where) if isinstance(value, list) else str(value))
         return texts
     if suffix not in (".csv", ".tsv"):
         raise _fail(source, "data.path", f"unsupported file type {suffix!r}; use .csv, .tsv or .jsonl")
     with path.open(encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ",")
         fields = reader.fieldnames or []
+        if pair_columns is not None:
+            for key in pair_columns:
+                if key not in fields:
+                    raise _fail(source, "data.pair_columns",
+                                f"{key!r} is not a column of {path.name}; columns: {', '.join(fields)}")
+            a, b = pair_columns
+            return [(row[a], row[b]) for row in reader if (row.get(a) or "").strip() and (row.get(b) or "").strip()]
         key = column or (fields[0] if fields else None)
         if key not in fields:
             raise _fail(source, "data.column", f"{column!r} is not a column of {path.name}; columns: {', '.join(fields)}")
         texts = [row[key] for row in reader if row.get(key)]
     return texts
+
+
+def _pair(value: tuple[str, ...], source: str, where: str) -> tuple[str, str]:
+    if len(value) != 2 or not all(isinstance(t, str) and t.strip() for t in value):
+        raise _fail(source, "data", f"{where}: a text pair is two non-empty strings, got {list(value)!r:.80}")
+    return value[0], value[1]
+
+
+def _structured(value: list[Any], source: str, where: str) -> Any:
+    """A list-valued input: chat messages (a list of role/content tables) or a pair of two strings."""
+    if value and all(isinstance(m, Mapping) for m in value):
+        for k, m in enumerate(value):
+            if set(m) - {"role", "content"} or not all(isinstance(m.get(f), str) for f in ("role", "content")):
+                raise _fail(source, "data", f"{where}: chat message {k} must be {{ role = '...', content = '...' }}, "
+                            f"got {dict(m)!r:.80}")
+        return [dict(m) for m in value]
+    if len(value) == 2 and all(isinstance(t, str) for t in value):
+        return _pair(tuple(value), source, where)
+    raise _fail(source, "data", f"{where}: an input is a text, a [text_a, text_b] pair or chat messages "
+                f"[{{ role = '...', content = '...' }}], got {value!r:.80}")
 
 
 @attrs.frozen(kw_only=True)
@@ -131,6 +196,9 @@ class AttributionStep:
     granularity: str = "word"
     targets: Any = None
     params: dict[str, Any] = attrs.field(factory=dict)
+    task: str | None = None
+    score: str | None = None
+    contrast: Any = None
 
 
 @attrs.frozen(kw_only=True)
@@ -188,10 +256,11 @@ class Pipeline:
         reg = registry or get_registry()
         base = Path(base_dir)
         _check_keys(source, "top level", data, _TOP_KEYS)
-        model = _model_spec(data.get("model"), source, base)
+        model = _model_spec(data.get("model"), source, base, reg)
         texts = _data_spec(data.get("data"), source, base)
         attributions = tuple(
-            _attribution_step(step, f"attribution[{i}]", source, reg) for i, step in enumerate(_list(data, "attribution"))
+            _attribution_step(step, f"attribution[{i}]", source, reg, model=model)
+            for i, step in enumerate(_list(data, "attribution"))
         )
         names = [s.name for s in attributions]
         if len(set(names)) != len(names):
@@ -200,6 +269,9 @@ class Pipeline:
         if metrics and not attributions:
             raise _fail(source, "metric", "metrics score attributions: add an [[attribution]] step")
         concepts = tuple(_list(data, "concepts"))
+        if concepts and (texts.pair_columns is not None or not all(isinstance(t, str) for t in texts.texts)):
+            raise _fail(source, "concepts", "concept steps learn from plain texts; [data] gives text pairs or chat "
+                        "messages")
         if concepts:
             from .concepts.pipeline import validate_concept_step
 
@@ -225,14 +297,20 @@ class Pipeline:
         texts = self.data.load(self.source)
         if not texts:
             raise _fail(self.source, "data", "the data set has no texts")
+        if self.concepts and not all(isinstance(t, str) for t in texts):
+            raise _fail(self.source, "concepts", "concept steps learn from plain texts; this data holds text pairs or "
+                        "chat messages")
         model, tokenizer = self.model.load()
         explanations: dict[str, list[Any]] = {}
         for step in self.attributions:
             params = dict(step.params)
             if progress is not None:
                 params.setdefault("progress", progress)
+            if step.score is not None:
+                params["score"] = step.score
             explanations[step.name] = explain(model, tokenizer, texts, method=step.method,
-                                              granularity=step.granularity, targets=step.targets, **params)
+                                              granularity=step.granularity, targets=step.targets,
+                                              task=step.task or self.model.task, contrast=step.contrast, **params)
         metrics: dict[str, dict[str, Any]] = {name: {} for name in explanations}
         for step in self.metrics:
             for name, expls in explanations.items():
@@ -291,64 +369,132 @@ def _list(data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
     return value
 
 
-def _model_spec(table: Any, source: str, base: Path) -> ModelSpec:
+def _task(name: Any, source: str, key: str, reg: Registry) -> str:
+    """A registered task name (former kinds are aliases); the error lists the available tasks."""
+    from ._loading import task_name
+
+    try:
+        return task_name(name, reg)
+    except InputError as exc:
+        raise _fail(source, key, str(exc)) from None
+
+
+def _model_spec(table: Any, source: str, base: Path, reg: Registry) -> ModelSpec:
     if not isinstance(table, Mapping):
         raise _fail(source, "model", "missing [model] table: give path = '<local folder>' or embedded = "
                     + " | ".join(repr(m) for m in EMBEDDED_MODELS))
-    _check_keys(source, "model", table, {"path", "embedded", "kind"})
+    _check_keys(source, "model", table, {"path", "embedded", "kind", "task"})
     if ("path" in table) == ("embedded" in table):
         raise _fail(source, "model", "give exactly one of path = '<local folder>' or embedded = '<name>'")
+    kind = table.get("kind")
+    task = _task(table["task"], source, "model.task", reg) if "task" in table else None
+    if kind is not None:
+        from_kind = _task(kind, source, "model.kind", reg)
+        if task is not None and task != from_kind:
+            raise _fail(source, "model", f"kind = {kind!r} (task {from_kind!r}) and task = {task!r} disagree; "
+                        "give task only")
+        task = from_kind
     if "embedded" in table:
         if table["embedded"] not in EMBEDDED_MODELS:
             raise _fail(source, "model.embedded", f"unknown embedded model {table['embedded']!r}; choose "
                         + ", ".join(EMBEDDED_MODELS))
-        return ModelSpec(embedded=table["embedded"], kind=table.get("kind"))
+        own = EMBEDDED_TASKS[table["embedded"]]
+        if task is not None and task != own:
+            raise _fail(source, "model.task", f"the embedded model {table['embedded']!r} is a {own} model, "
+                        f"not {task}")
+        return ModelSpec(embedded=table["embedded"], kind=kind, task=task)
     folder = (base / str(table["path"])).resolve()
     if not (folder / "config.json").is_file():
         raise _fail(source, "model.path", f"{folder} is not a local model folder (no config.json); models are "
                     "never downloaded from a hub")
-    kind = table.get("kind")
-    if kind not in (None, "classifier", "causal_lm"):
-        raise _fail(source, "model.kind", f"{kind!r}; choose 'classifier' or 'causal_lm'")
-    return ModelSpec(path=str(folder), kind=kind)
+    return ModelSpec(path=str(folder), kind=kind, task=task)
 
 
 def _data_spec(table: Any, source: str, base: Path) -> DataSpec:
     if not isinstance(table, Mapping):
         raise _fail(source, "data", "missing [data] table: give path = '<csv/tsv/jsonl file>' or texts = [...]")
-    _check_keys(source, "data", table, {"path", "texts", "column", "limit"})
+    _check_keys(source, "data", table, {"path", "texts", "column", "pair_columns", "limit"})
     if ("path" in table) == ("texts" in table):
         raise _fail(source, "data", "give exactly one of path = '<file>' or texts = [...]")
     limit = table.get("limit")
     if limit is not None and (not isinstance(limit, int) or limit < 1):
         raise _fail(source, "data.limit", f"must be a positive integer, got {limit!r}")
     if "texts" in table:
+        for k in ("column", "pair_columns"):
+            if k in table:
+                raise _fail(source, f"data.{k}", "reads a data file: it goes with path = '<file>', not texts")
         texts = table["texts"]
-        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) and t.strip() for t in texts):
-            raise _fail(source, "data.texts", "must be a non-empty list of non-empty strings")
-        return DataSpec(texts=tuple(texts), limit=limit)
+        if not isinstance(texts, list) or not texts:
+            raise _fail(source, "data.texts", "must be a non-empty list of texts, [text_a, text_b] pairs or chat "
+                        "messages")
+        inputs: list[Any] = []
+        for i, t in enumerate(texts):
+            if isinstance(t, str):
+                if not t.strip():
+                    raise _fail(source, "data.texts", f"entry {i} is an empty string")
+                inputs.append(t)
+            elif isinstance(t, list):
+                inputs.append(_structured(t, source, f"texts[{i}]"))
+            else:
+                raise _fail(source, "data.texts", f"entry {i} must be a text, a [text_a, text_b] pair or chat "
+                            f"messages, got {t!r:.60}")
+        return DataSpec(texts=tuple(inputs), limit=limit)
+    column = table.get("column")
+    if column is not None and not isinstance(column, str):
+        hint = "; for a text pair give pair_columns = [\"a\", \"b\"]" if isinstance(column, list) else ""
+        raise _fail(source, "data.column", f"must be a field name, got {column!r}{hint}")
+    pair = table.get("pair_columns")
+    if pair is not None:
+        if column is not None:
+            raise _fail(source, "data", "give column or pair_columns, not both")
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(c, str) and c for c in pair)):
+            raise _fail(source, "data.pair_columns", f"must name two fields (text_a, text_b), got {pair!r}")
+        pair = (pair[0], pair[1])
     path = (base / str(table["path"])).resolve()
     if not path.is_file():
         raise _fail(source, "data.path", f"no such file: {path}")
     if path.suffix.lower() not in (".csv", ".tsv", ".jsonl"):
         raise _fail(source, "data.path", f"unsupported file type {path.suffix!r}; use .csv, .tsv or .jsonl")
-    return DataSpec(path=str(path), column=table.get("column"), limit=limit)
+    return DataSpec(path=str(path), column=column, pair_columns=pair, limit=limit)
 
 
-def _accepted_params(recipe: AttributionRecipe, reg: Registry, source: str, key: str) -> set[str]:
+def _accepted_params(recipe: AttributionRecipe, reg: Registry, source: str, key: str,
+                     task: str | None) -> set[str]:
+    """Engine options, the recipe's parts' parameters, ``score``, and the task's options (every
+    task's when the task is not known before the model loads)."""
     first_kind = "perturbator" if recipe.family == "perturbation" else "gradient_method"
-    accepted = set(_ENGINE_PARAMS)
+    accepted = set(_ENGINE_PARAMS) | {"score"}
     for kind, name, sub in ((first_kind, recipe.perturbator or recipe.gradient_method, first_kind),
                             ("aggregator", recipe.aggregator, "aggregator")):
         try:
             accepted |= set(reg.get(kind, str(name)).params)
         except UnknownNameError as exc:
             raise _fail(source, f"{key}.recipe.{sub}", str(exc)) from exc
+    tasks = [reg.get("task", task)] if task is not None and task in reg.names("task") else reg.list_methods("task")
+    for rec in tasks:
+        accepted |= set(rec.params)
     return accepted
 
 
-def _attribution_step(table: Mapping[str, Any], key: str, source: str, reg: Registry) -> AttributionStep:
-    _check_keys(source, key, table, {"method", "recipe", "name", "granularity", "targets", "params"})
+def _contrast(value: Any, source: str, key: str) -> Any:
+    """A contrast is a class (index or label), a continuation, or a list of them (per input / per target)."""
+    def ok(v: Any, depth: int) -> bool:
+        if isinstance(v, bool):
+            return False
+        if isinstance(v, int | str):
+            return True
+        return depth < 2 and isinstance(v, list) and bool(v) and all(ok(x, depth + 1) for x in v)
+
+    if not ok(value, 0):
+        raise _fail(source, key, f"a contrast is a class index or label, a continuation text, or a list of them "
+                    f"(one per input; [[0, 1]] for several per input), got {value!r:.60}")
+    return value
+
+
+def _attribution_step(table: Mapping[str, Any], key: str, source: str, reg: Registry, *,
+                      model: ModelSpec | None = None) -> AttributionStep:
+    _check_keys(source, key, table, {"method", "recipe", "name", "granularity", "targets", "params", "task",
+                                     "score", "contrast"})
     from ._elements import GRANULARITIES
 
     if ("method" in table) == ("recipe" in table):
@@ -373,17 +519,39 @@ def _attribution_step(table: Mapping[str, Any], key: str, source: str, reg: Regi
             raise _fail(source, f"{key}.recipe", str(exc)) from exc
         method = recipe
         default_name = f"{recipe.perturbator or recipe.gradient_method}+{recipe.aggregator}"
-    accepted = _accepted_params(recipe, reg, source, key)
-    params = dict(table.get("params", {}))
+    task = _task(table["task"], source, f"{key}.task", reg) if "task" in table else None
+    known_task = task or (model.known_task if model is not None else None)
+    params = table.get("params", {})
+    if not isinstance(params, Mapping):
+        raise _fail(source, f"{key}.params", "must be a table, e.g. params = { n_samples = 100 }")
+    params = dict(params)
+    accepted = _accepted_params(recipe, reg, source, key, known_task)
     unknown = sorted(set(params) - accepted)
     if unknown:
+        on = f" (on task {known_task!r})" if known_task else " (on any task)"
         raise _fail(source, f"{key}.params", f"{default_name} does not take {', '.join(unknown)}; it takes: "
-                    f"{', '.join(sorted(accepted))}")
+                    f"{', '.join(sorted(accepted))}{on}")
+    if "score" in table and ("score" in params or "mode" in params):
+        raise _fail(source, f"{key}.score", "given twice: as score = and in params; keep one")
+    score = table.get("score", params.pop("score", None))
+    contrast = _contrast(table["contrast"], source, f"{key}.contrast") if "contrast" in table else None
+    for name, where in ((score, f"{key}.score"), (params.get("mode"), f"{key}.params.mode")):
+        if name is None:
+            continue
+        from ._loading import score_name
+
+        try:
+            rec_score = score_name(name, reg)
+        except InputError as exc:
+            raise _fail(source, where, str(exc)) from None
+        if getattr(rec_score.obj, "needs_foil", False) and contrast is None:
+            raise _fail(source, where, f"score {rec_score.name!r} compares each target with a foil: add "
+                        "contrast = <class or continuation>")
     granularity = table.get("granularity", "word")
     if granularity not in GRANULARITIES:
         raise _fail(source, f"{key}.granularity", f"{granularity!r}; choose one of {', '.join(GRANULARITIES)}")
     return AttributionStep(name=str(table.get("name", default_name)), method=method, granularity=granularity,
-                           targets=table.get("targets"), params=params)
+                           targets=table.get("targets"), params=params, task=task, score=score, contrast=contrast)
 
 
 def _metric_step(table: Mapping[str, Any], key: str, source: str, reg: Registry) -> MetricStep:

@@ -6,23 +6,11 @@ Nothing heavy is imported until it runs.
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
+from ._common import add_task_arguments, check_names, parse_params, parse_value
+
 __all__ = ["add_parser", "run_command"]
-
-
-def _params(pairs: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"--param takes KEY=VALUE, got {pair!r}")
-        try:
-            out[key] = json.loads(value)
-        except ValueError:
-            out[key] = value
-    return out
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -38,11 +26,15 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--chunk-size", type=int, default=256)
     p.add_argument("--text-column", action="append", help="text column (repeat to join several)")
+    p.add_argument("--pair-columns", nargs=2, metavar=("A", "B"),
+                   help="two columns read as a (text_a, text_b) pair, e.g. premise hypothesis")
     p.add_argument("--id-column")
-    p.add_argument("--target-column")
+    p.add_argument("--target-column", help="a column holding each row's target (class, or continuation)")
+    p.add_argument("--contrast-column", help="a column holding each row's contrast (foil)")
     p.add_argument("--no-header", action="store_true", help="CSV/TSV without a header line")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                   help="method parameter for every method, e.g. n_samples=200 (JSON values)")
+                   help="method or task parameter for every method, e.g. n_samples=200, max_new_tokens=3 (JSON values)")
+    add_task_arguments(p)
     p.add_argument("--restart", action="store_true", help="start the output over instead of resuming it")
     p.add_argument("--ray-workers", type=int, default=0, help="run on Ray with this many workers (needs ray)")
     p.set_defaults(func=run_command)
@@ -50,16 +42,33 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from .._errors import InputError
+    from .._loading import task_of_folder
+
     columns = args.text_column if args.text_column is None or len(args.text_column) > 1 else args.text_column[0]
     header = not args.no_header
     as_col = (lambda c: int(c) if c is not None and c.lstrip("-").isdigit() else c) if not header else (lambda c: c)
+    if args.pair_columns and args.text_column:
+        raise InputError("give --text-column or --pair-columns, not both")
+    # unknown task / score names fail here, before the model loads (locally or on Ray workers)
+    task = check_names(args.task, args.score, contrast=args.contrast, contrast_column=args.contrast_column)
     common: dict[str, Any] = dict(
         methods=list(dict.fromkeys(args.method)), out=args.out, granularity=args.granularity,
         batch_size=args.batch_size, chunk_size=args.chunk_size, resume=not args.restart, overwrite=args.restart,
         text_column=[as_col(c) for c in columns] if isinstance(columns, list) else as_col(columns),
         id_column=as_col(args.id_column), target_column=as_col(args.target_column), progress=True,
-        **_params(args.param),
+        **parse_params(args.param),
     )
+    if args.pair_columns:
+        common["pair_columns"] = [as_col(c) for c in args.pair_columns]
+    if args.contrast_column is not None:
+        common["contrast_column"] = as_col(args.contrast_column)
+    if task is not None:
+        common["task"] = task
+    if args.score is not None:
+        common["score"] = args.score
+    if args.contrast is not None:  # a class for classifiers, verbatim text for LMs (the task from the config)
+        common["contrast"] = parse_value(args.contrast, task or task_of_folder(args.model))
     if not header:
         common["header"] = False
     if args.ray_workers:
@@ -70,7 +79,7 @@ def run_command(args: argparse.Namespace) -> int:
         from .._loading import load_local_model
         from ..dataset import explain_dataset
 
-        model, tokenizer = load_local_model(args.model)
+        model, tokenizer = load_local_model(args.model, task=task)
         run = explain_dataset(model, tokenizer, args.source, **common)
     print(
         f"{run.out}: {run.explained} texts explained, {run.already_done} already done, {run.records} records written, "

@@ -1,7 +1,8 @@
 """``interpreto explain``: explain texts with a local model folder, print, save HTML/JSON, score.
 
 Models are read from local folders only (:func:`interpreto_core._loading.load_local_model`,
-``local_files_only=True``): no hub access is attempted.
+``local_files_only=True``): no hub access is attempted. Every registered task works: the task
+that claims the model (or ``--task``) decides what ``--target`` and ``--contrast`` mean.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from .._errors import InputError
 from .._loading import load_local_model
+from ._common import add_task_arguments, check_names, parse_params, parse_value
 
 __all__ = ["add_parser", "run_explain", "read_texts"]
 
@@ -25,12 +27,20 @@ _CHUNK = 16
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser("explain", help="explain texts with a local model folder")
     p.add_argument("texts", nargs="*", help="texts to explain")
-    p.add_argument("--file", help="a file with one text per line")
+    p.add_argument("--file", help="a file with one text per line; or a .jsonl file whose rows hold a text, a "
+                   "[text_a, text_b] pair or chat messages [{role, content}] in a text / messages field")
     p.add_argument("--model", required=True, help="a local model folder (no hub access is attempted)")
     p.add_argument("--method", action="append", help="attribution method (repeatable); default: lime")
     p.add_argument("--granularity", default="word", choices=["token", "word", "sentence", "all_tokens"])
-    p.add_argument("--target", type=int, action="append", help="class index to explain (repeatable)")
-    p.add_argument("--max-new-tokens", type=int, default=5, help="causal LMs: tokens to generate and explain")
+    p.add_argument("--target", action="append",
+                   help="what to explain: a class index or label (classifiers; repeat for several classes), the "
+                   "continuation text (causal LMs, seq2seq: teacher-forced); default: the prediction / a greedy "
+                   "generation")
+    p.add_argument("--max-new-tokens", type=int, default=5,
+                   help="causal LMs and seq2seq: tokens to generate and explain when no --target is given")
+    add_task_arguments(p)
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="method or task parameter, e.g. n_samples=200, roles='[\"user\"]' (JSON values)")
     p.add_argument("--html", help="write an HTML view to this file")
     p.add_argument("--json", dest="json_out", help="write the explanations as JSON to this file")
     p.add_argument("--batch-size", type=int, default=32)
@@ -44,9 +54,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     return p
 
 
-def read_texts(texts: list[str], file: str | None) -> list[str]:
-    """Texts from the command line, then one per non-empty line of ``file`` (``-``: standard input)."""
-    out = list(texts or [])
+def read_texts(texts: list[str], file: str | None) -> list[Any]:
+    """Texts from the command line, then one per non-empty line of ``file`` (``-``: standard input);
+    a ``.jsonl`` file's rows may also hold text pairs and chat messages (read by ``read_rows``)."""
+    out: list[Any] = list(texts or [])
     if file:
         if file == "-":
             lines = sys.stdin.read().splitlines()
@@ -54,7 +65,16 @@ def read_texts(texts: list[str], file: str | None) -> list[str]:
             path = Path(file)
             if not path.is_file():
                 raise InputError(f"--file {file!r} is not a file")
-            lines = path.read_text(encoding="utf-8").splitlines()
+            if path.suffix.lower() in (".jsonl", ".ndjson"):
+                from ..dataset import BadRow, read_rows
+
+                for row in read_rows(path):
+                    if isinstance(row, BadRow):
+                        raise InputError(f"--file {file!r}: {row}")
+                    out.append(row.value)
+                lines = []
+            else:
+                lines = path.read_text(encoding="utf-8").splitlines()
         out += [line.strip() for line in lines if line.strip()]
     if not out:
         raise InputError("nothing to explain: give texts as arguments or --file FILE (one text per line)")
@@ -106,18 +126,21 @@ def run_explain(args: argparse.Namespace) -> int:
 
         for name in metric_names:
             get_registry().get("metric", name)  # unknown names fail before the model loads
-    model, tokenizer = load_local_model(args.model)
+    task = check_names(args.task, args.score, contrast=args.contrast)  # so do unknown tasks and scores
+    params = {"max_new_tokens": args.max_new_tokens, **parse_params(args.param)}
+    model, tokenizer = load_local_model(args.model, task=task)
     explainers = {
-        m: Explainer(model, tokenizer, method=m, granularity=args.granularity, batch_size=args.batch_size,
-                     seed=args.seed, max_new_tokens=args.max_new_tokens, progress=False)
+        m: Explainer(model, tokenizer, method=m, granularity=args.granularity, task=task, score=args.score,
+                     **{"batch_size": args.batch_size, "seed": args.seed, **params, "progress": False})
         for m in methods
     }
-    kind = next(iter(explainers.values())).adapter.kind
-    if args.target and kind != "classifier":
-        raise InputError("--target picks classes of a classifier; a causal LM explains the tokens it generates")
-    targets = None
+    task = next(iter(explainers.values())).task.name
+    # one value for every text (the same target, the same foil); several --target: several targets each
+    target: Any = None
     if args.target:
-        targets = args.target[0] if len(args.target) == 1 else [list(args.target)] * len(texts)
+        values = [parse_value(t, task) for t in args.target]
+        target = values[0] if len(values) == 1 else values
+    contrast = None if args.contrast is None else parse_value(args.contrast, task)
 
     results: dict[str, list[Any]] = {}
     total = len(texts) * len(methods)
@@ -127,8 +150,8 @@ def run_explain(args: argparse.Namespace) -> int:
             results[m] = []
             for start in range(0, len(texts), _CHUNK):
                 chunk = texts[start : start + _CHUNK]
-                chunk_targets = targets[start : start + _CHUNK] if isinstance(targets, list) else targets
-                results[m] += explainer.explain(chunk, chunk_targets)
+                results[m] += explainer.explain(chunk, None if target is None else [target] * len(chunk),
+                                                None if contrast is None else [contrast] * len(chunk))
                 bar.update(len(chunk))
 
     color = _use_color(args.color)

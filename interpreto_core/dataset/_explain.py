@@ -68,18 +68,47 @@ def method_specs(
     return specs
 
 
-def run_meta(specs: Mapping[str, Mapping[str, Any]], granularity: str, params: Mapping[str, Any]) -> dict[str, Any]:
+def run_meta(specs: Mapping[str, Mapping[str, Any]], granularity: str, params: Mapping[str, Any], *,
+             task: str | None = None, contrast: Any = None) -> dict[str, Any]:
     """The settings a resumed run must share with the run it continues (the results depend on them).
 
     ``batch_size``, ``chunk_size`` and ``progress`` are left out: they change how texts are packed,
-    not the results.
+    not the results. ``task`` and ``contrast`` are recorded only when given, so that runs written
+    before they existed resume as before.
     """
     import json
 
     ignored = ("batch_size", "chunk_size", "progress")
     shared = {k: v for k, v in params.items() if k not in ignored}
     methods = {name: {**shared, **{k: v for k, v in own.items() if k not in ignored}} for name, own in specs.items()}
-    return {"format": 1, "granularity": granularity, "methods": json.loads(json.dumps(methods, default=str))}
+    meta: dict[str, Any] = {"format": 1, "granularity": granularity,
+                            "methods": json.loads(json.dumps(methods, default=str))}
+    if task is not None:
+        meta["task"] = task
+    if contrast is not None:
+        meta["contrast"] = json.loads(json.dumps(contrast, default=str))
+    return meta
+
+
+def check_settings(specs: Mapping[str, Mapping[str, Any]], params: Mapping[str, Any], *, task: str | None,
+                   contrast: Any, contrast_column: Any) -> str | None:
+    """Check the task and score names before any model work; returns the task's registered name.
+
+    Unknown names raise ``InputError`` with the list of available ones; a score that needs a foil
+    (``contrast``) with no contrast and no contrast column raises too.
+    """
+    from .._loading import score_name, task_name
+
+    name = task_name(task) if task is not None else None
+    for own in [params, *specs.values()]:
+        for key in ("score", "mode"):
+            if own.get(key) is None:
+                continue
+            rec = score_name(own[key])
+            if getattr(rec.obj, "needs_foil", False) and contrast is None and contrast_column is None:
+                raise InputError(f"score {rec.name!r} compares each target with a foil: pass contrast=<class or "
+                                 "continuation> or a contrast_column")
+    return name
 
 
 def valid_rows(rows: Iterable[Row | BadRow], bad: list[BadRow]) -> Iterator[Row]:
@@ -101,24 +130,44 @@ def valid_rows(rows: Iterable[Row | BadRow], bad: list[BadRow]) -> Iterator[Row]
         yield row
 
 
-def explain_rows(explainer: Any, rows: list[Row]) -> list[tuple[Row, Any]]:
-    """``(row, Explanation | error message)`` per row: one packed call; rows that break it are isolated."""
+def explain_rows(explainer: Any, rows: list[Row], contrast: Any = None) -> list[tuple[Row, Any]]:
+    """``(row, Explanation | error message)`` per row: one packed call; rows that break it are isolated.
+
+    A row's own contrast replaces ``contrast``. Rows with a contrast and rows without are explained
+    in separate calls (the score of a call follows whether it has a foil), in the rows' order.
+    """
+    foils = [r.contrast if r.contrast is not None else contrast for r in rows]
+    with_foil = [f is not None for f in foils]
+    if any(with_foil) and not all(with_foil):
+        done: dict[int, tuple[Row, Any]] = {}
+        for flag in (False, True):
+            picked = [i for i, w in enumerate(with_foil) if w == flag]
+            for i, pair in zip(picked, explain_rows(explainer, [rows[i] for i in picked], contrast), strict=True):
+                done[i] = pair
+        return [done[i] for i in range(len(rows))]
     targets = [r.target for r in rows]
     try:
-        return list(zip(rows, explainer.explain([r.text for r in rows], targets if any(
-            t is not None for t in targets) else None), strict=True))
+        return list(zip(rows, explainer.explain(
+            [r.value for r in rows], targets if any(t is not None for t in targets) else None,
+            foils if any(with_foil) else None), strict=True))
     except InputError as exc:
         if len(rows) == 1:
             return [(rows[0], str(exc))]
     out: list[tuple[Row, Any]] = []
     for r in rows:  # find the culprit(s); the others are explained as before (seeds follow the text)
-        out += explain_rows(explainer, [r])
+        out += explain_rows(explainer, [r], contrast)
     return out
 
 
-def make_records(row: Row, method: str, expl: Any) -> dict[str, Any]:
-    return {"id": row.id, "line": row.line, "text": row.text, "method": method, "target": row.target,
-            "explanation": expl.to_json()}
+def make_records(row: Row, method: str, expl: Any, contrast: Any = None) -> dict[str, Any]:
+    """The stored record of one row explained by one method: ``contrast`` is the foil used (the
+    row's, else the run's ``contrast``); ``input`` is kept only for a pair or chat messages."""
+    rec = {"id": row.id, "line": row.line, "text": row.text, "method": method, "target": row.target,
+           "contrast": row.contrast if row.contrast is not None else contrast, "task": expl.task,
+           "explanation": expl.to_json()}
+    if row.input is not None:
+        rec["input"] = list(row.input) if isinstance(row.input, tuple) else row.input
+    return rec
 
 
 def explain_dataset(
@@ -140,6 +189,10 @@ def explain_dataset(
     format: str | None = None,
     header: bool = True,
     progress: bool | None = None,
+    task: str | None = None,
+    contrast: Any = None,
+    pair_columns: Sequence[Column] | None = None,
+    contrast_column: Column | None = None,
     **params: Any,
 ) -> DatasetRun:
     """Explain every text of a data set with one or more methods; records stream to ``out``.
@@ -153,16 +206,19 @@ def explain_dataset(
     Parameters
     ----------
     model, tokenizer:
-        A HF sequence classifier or causal LM and its tokenizer.
+        A HF model of any registered task (``interpreto methods --kind task``) and its tokenizer.
     source:
-        A ``.csv``/``.tsv``/``.jsonl``/``.txt`` file or an iterable of texts (see :func:`read_rows`).
+        A ``.csv``/``.tsv``/``.jsonl``/``.txt`` file or an iterable of texts (see :func:`read_rows`):
+        texts, ``(text_a, text_b)`` pairs (``pair_columns``, or a JSON field holding two strings)
+        or chat messages (a JSON field holding ``[{"role": ..., "content": ...}]``).
     method, methods:
         One method name, or several: a list of names, or ``{name: {its parameters}}`` (e.g.
         ``{"lime": {"n_samples": 200}, "integrated_gradients": {"n_steps": 50}}``).
     out:
         ``*.jsonl`` (one record per text per method: ``id``, ``line``, ``text``, ``method``,
-        ``target``, ``explanation`` = ``Explanation.to_json()``), or ``*.parquet`` (a folder of
-        parts, needs pyarrow). Read back with :func:`read_results`.
+        ``target``, ``contrast``, ``task``, ``explanation`` = ``Explanation.to_json()``, and
+        ``input`` for a pair or chat messages), or ``*.parquet`` (a folder of parts, needs
+        pyarrow). Read back with :func:`read_results`.
     granularity, batch_size:
         As in :class:`~interpreto_core.Explainer` (``batch_size``: rows per forward pass).
     chunk_size:
@@ -172,13 +228,21 @@ def explain_dataset(
         line left by a crash is discarded. The run's settings must match the recorded ones.
     overwrite:
         Start ``out`` over (when ``resume=False``).
-    text_column, id_column, target_column, format, header:
+    text_column, id_column, target_column, format, header, pair_columns, contrast_column:
         How to read ``source`` (see :func:`read_rows`). Ids must be unique: the default id is the
         line number (files) or the position (iterables).
     progress:
         Progress bar over texts with the throughput (texts/s). Default: on a terminal.
+    task:
+        Force a registered task (as in :class:`~interpreto_core.Explainer`); default: the task
+        that claims the model.
+    contrast:
+        The foil of every row that has none of its own (``contrast_column``): a class for
+        classifiers, a continuation for LMs. Implies ``score="contrast"`` unless a score is given;
+        rows with a foil and rows without are explained in separate engine calls.
     **params:
-        Engine options and method parameters shared by every method (``seed``, ``n_samples``, ...).
+        ``score=``, engine options, task options (``max_new_tokens``, ``roles`` ...) and method
+        parameters shared by every method (``seed``, ``n_samples``, ...).
 
     Returns
     -------
@@ -192,12 +256,13 @@ def explain_dataset(
     specs = method_specs(method, methods)
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise InputError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    task = check_settings(specs, params, task=task, contrast=contrast, contrast_column=contrast_column)
     explainers = {
-        name: Explainer(model, tokenizer, method=name, granularity=granularity,
+        name: Explainer(model, tokenizer, method=name, granularity=granularity, task=task,
                         **{"batch_size": batch_size, **params, **own, "progress": False})
         for name, own in specs.items()
     }
-    meta = run_meta(specs, granularity, params)
+    meta = run_meta(specs, granularity, params, task=task, contrast=contrast)
     store = open_store(out, meta=meta, resume=resume, overwrite=overwrite)
     bad: list[BadRow] = []
     failures: list[tuple[Any, str, str]] = []
@@ -205,7 +270,8 @@ def explain_dataset(
     start = time.perf_counter()
     rows = valid_rows(
         read_rows(source, format=format, text_column=text_column, id_column=id_column,
-                  target_column=target_column, header=header),
+                  target_column=target_column, header=header, pair_columns=pair_columns,
+                  contrast_column=contrast_column),
         bad,
     )
     with store, tqdm(total=count_rows(source), desc="explain", unit="text", dynamic_ncols=True,
@@ -225,13 +291,13 @@ def explain_dataset(
             records: list[dict[str, Any]] = []
             for name, explainer in explainers.items():
                 todo = [r for r in chunk if record_key(r.id, name) not in done]
-                for row, result in explain_rows(explainer, todo) if todo else []:
+                for row, result in explain_rows(explainer, todo, contrast) if todo else []:
                     if isinstance(result, str):
                         failures.append((row.id, name, result))
                         where = f"line {row.line}" if row.line is not None else f"id {row.id!r}"
                         warnings.warn(f"{name} could not explain {where}: {result}", BadRowWarning, stacklevel=2)
                     else:
-                        records.append(make_records(row, name, result))
+                        records.append(make_records(row, name, result, contrast))
             written += store.write(records)
             explained += len(chunk)
             bar.update(len(chunk))

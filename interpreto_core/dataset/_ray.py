@@ -36,13 +36,14 @@ from .._loading import load_local_model
 from ._explain import (
     BadRowWarning,
     DatasetRun,
+    check_settings,
     explain_rows,
     make_records,
     method_specs,
     run_meta,
     valid_rows,
 )
-from ._read import BadRow, Column, Row, read_rows
+from ._read import BadRow, Column, Row, as_input, read_rows
 from ._store import open_store, record_key
 
 __all__ = ["explain_dataset_ray", "load_model"]
@@ -62,15 +63,16 @@ def _require_ray() -> Any:
     return ray
 
 
-def load_model(model: ModelSource) -> tuple[Any, Any]:
-    """``(model, tokenizer)`` from a loader callable or a local model folder (``save_pretrained``)."""
+def load_model(model: ModelSource, *, task: str | None = None) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` from a loader callable or a local model folder (``save_pretrained``;
+    ``task`` may choose its model class, see :func:`~interpreto_core._loading.load_local_model`)."""
     if callable(model):
         loaded = model()
         if not (isinstance(loaded, tuple) and len(loaded) == 2):
             raise InputError("the model loader must return a (model, tokenizer) pair")
         return loaded
     if isinstance(model, str | os.PathLike):
-        return load_local_model(os.fspath(model))
+        return load_local_model(os.fspath(model), task=task)
     raise InputError(
         f"model must be a local model folder or a callable returning (model, tokenizer), got {type(model).__name__}: "
         "each Ray worker loads the model itself, once"
@@ -82,30 +84,33 @@ class _ExplainWorker:
 
     def __init__(
         self, *, model: ModelSource, specs: dict[str, dict[str, Any]], granularity: str, params: dict[str, Any],
-        parts: str,
+        parts: str, task: str | None = None, contrast: Any = None,
     ) -> None:
         from .._attribution import Explainer
 
-        model_obj, tokenizer = load_model(model)
+        model_obj, tokenizer = load_model(model, task=task)
         self.explainers = {
-            name: Explainer(model_obj, tokenizer, method=name, granularity=granularity,
+            name: Explainer(model_obj, tokenizer, method=name, granularity=granularity, task=task,
                             **{**params, **own, "progress": False})
             for name, own in specs.items()
         }
         self.parts = Path(parts)
+        self.contrast = contrast
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         rows = [
-            Row(id=json.loads(i), text=str(t), line=int(line) if int(line) >= 0 else None, target=json.loads(g))
-            for i, t, line, g in zip(batch["id"], batch["text"], batch["line"], batch["target"], strict=True)
+            Row(id=json.loads(i), text=str(t), line=int(line) if int(line) >= 0 else None, target=json.loads(g),
+                contrast=json.loads(c), input=as_input(json.loads(x)))
+            for i, t, line, g, c, x in zip(batch["id"], batch["text"], batch["line"], batch["target"],
+                                           batch["contrast"], batch["input"], strict=True)
         ]
         records, failures = [], {r_id: [] for r_id in batch["id"]}
         for name, explainer in self.explainers.items():
-            for row, result in explain_rows(explainer, rows):
+            for row, result in explain_rows(explainer, rows, self.contrast):
                 if isinstance(result, str):
                     failures[json.dumps(row.id)].append([name, result])
                 else:
-                    records.append(make_records(row, name, result))
+                    records.append(make_records(row, name, result, self.contrast))
         ids = sorted(str(i) for i in batch["id"])
         digest = hashlib.sha1("\n".join(ids).encode()).hexdigest()[:16]
         name = f"part-{int(min(batch['pos'])):09d}-{digest}.jsonl"
@@ -151,6 +156,10 @@ def explain_dataset_ray(
     header: bool = True,
     progress: bool | None = None,
     ray_remote_args: Mapping[str, Any] | None = None,
+    task: str | None = None,
+    contrast: Any = None,
+    pair_columns: Sequence[Column] | None = None,
+    contrast_column: Column | None = None,
     **params: Any,
 ) -> DatasetRun:
     """Explain every text of a data set on Ray workers; same records as :func:`explain_dataset`.
@@ -165,8 +174,10 @@ def explain_dataset_ray(
         A local model folder (``save_pretrained`` model + tokenizer) or a picklable callable
         returning ``(model, tokenizer)``; each worker calls it once.
     source, method, methods, out, granularity, batch_size, resume, overwrite, text_column,
-    id_column, target_column, format, header, progress, **params:
+    id_column, target_column, format, header, progress, task, contrast, pair_columns,
+    contrast_column, **params:
         As in :func:`~interpreto_core.dataset.explain_dataset` (``out``: ``.jsonl`` or ``.parquet``).
+        The task and score names are checked on the driver, before any worker starts.
     chunk_size:
         Texts per worker call (one part file each).
     num_workers:
@@ -186,7 +197,8 @@ def explain_dataset_ray(
             raise InputError(f"{name} must be a positive integer, got {value!r}")
     if not (callable(model) or isinstance(model, str | os.PathLike)):
         load_model(model)  # raises the explanation
-    meta = run_meta(specs, granularity, params)
+    task = check_settings(specs, params, task=task, contrast=contrast, contrast_column=contrast_column)
+    meta = run_meta(specs, granularity, params, task=task, contrast=contrast)
     store = open_store(out, meta=meta, resume=resume, overwrite=overwrite)
     parts = Path(str(store.path) + ".parts")
     start = time.perf_counter()
@@ -200,14 +212,16 @@ def explain_dataset_ray(
         parts.mkdir(parents=True)
         done = store.done()
         rows = read_rows(source, format=format, text_column=text_column, id_column=id_column,
-                         target_column=target_column, header=header)
+                         target_column=target_column, header=header, pair_columns=pair_columns,
+                         contrast_column=contrast_column)
         items, already = [], 0
         for row in valid_rows(rows, bad):
             if all(record_key(row.id, name) in done for name in specs):
                 already += 1
                 continue
             items.append({"pos": len(items), "id": json.dumps(row.id), "text": row.text,
-                          "line": -1 if row.line is None else row.line, "target": json.dumps(row.target)})
+                          "line": -1 if row.line is None else row.line, "target": json.dumps(row.target),
+                          "contrast": json.dumps(row.contrast), "input": json.dumps(row.input)})
         written = 0
         if items:
             if not ray.is_initialized():
@@ -218,6 +232,7 @@ def explain_dataset_ray(
                 fn_constructor_kwargs={
                     "model": model, "specs": specs, "granularity": granularity,
                     "params": {"batch_size": batch_size, **params}, "parts": str(parts),
+                    "task": task, "contrast": contrast,
                 },
                 batch_size=chunk_size,
                 batch_format="numpy",

@@ -19,23 +19,71 @@ import attrs
 
 from .._errors import InputError
 
-__all__ = ["BadRow", "Row", "FORMATS", "read_rows", "count_rows"]
+__all__ = ["BadRow", "Row", "FORMATS", "read_rows", "count_rows", "as_input"]
 
 FORMATS = ("csv", "tsv", "jsonl", "txt")
 _SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "txt"}
-_TEXT_KEYS = ("text", "sentence", "content", "prompt")
+_TEXT_KEYS = ("text", "sentence", "content", "prompt", "messages")
+#: how a pair's two texts are joined in ``Row.text`` (as the pair tasks join them for display)
+PAIR_SEPARATOR = "\n\n"
 
 Column = str | int
 
 
 @attrs.frozen(kw_only=True)
 class Row:
-    """One text of a data set. ``id`` is an ``int`` (line number / position) or a ``str`` (id column)."""
+    """One input of a data set. ``id`` is an ``int`` (line number / position) or a ``str`` (id column).
+
+    ``text`` is the row's text; for a text pair or chat messages it is a readable rendering
+    (a pair's texts joined by a blank line, ``role: content`` lines for a chat) and ``input``
+    holds the input itself: a ``(text_a, text_b)`` tuple or a list of ``{"role", "content"}``
+    messages (``None`` for a plain text). ``target`` / ``contrast``: what to explain for this row
+    and its foil (``None``: the default).
+    """
 
     id: int | str
     text: str
     line: int | None = None
     target: Any = None
+    contrast: Any = None
+    input: Any = None
+
+    @property
+    def value(self) -> Any:
+        """What the explainer is given: ``input`` if set, else ``text``."""
+        return self.text if self.input is None else self.input
+
+
+def as_input(value: Any) -> Any:
+    """A row's input back from JSON: a list of two strings is a pair (a tuple); other values as they are."""
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return value
+
+
+def pair_text(pair: Sequence[str]) -> str:
+    return PAIR_SEPARATOR.join(pair)
+
+
+def chat_text(messages: Sequence[dict[str, Any]]) -> str:
+    return "\n".join(f"{m['role']}: {m['content']}" for m in messages)
+
+
+def _chat_or_pair(value: list[Any], column: Column, line: int | None) -> tuple[str, Any] | BadRow:
+    """A list-valued field: chat messages (a list of objects) or a pair (two strings)."""
+    if value and all(isinstance(m, dict) for m in value):
+        for k, m in enumerate(value):
+            if not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
+                return BadRow(line=line, reason=f"message {k} of column {column!r} needs string 'role' and 'content'")
+        if not any(m["content"].strip() for m in value):
+            return BadRow(line=line, reason="empty chat (no message has content)")
+        return chat_text(value), [dict(m) for m in value]
+    if len(value) == 2 and all(isinstance(v, str) for v in value):
+        if not all(v.strip() for v in value):
+            return BadRow(line=line, reason=f"empty text in the pair of column {column!r}")
+        return pair_text(value), tuple(value)
+    return BadRow(line=line, reason=f"column {column!r} is a list but neither a (text_a, text_b) pair of strings nor "
+                                    "chat messages [{'role': ..., 'content': ...}]")
 
 
 @attrs.frozen(kw_only=True)
@@ -77,20 +125,30 @@ def _decoded_lines(path: Path, bad: list[BadRow], numbers: list[int]) -> Iterato
             yield line
 
 
-def _text_of(values: Any, columns: Sequence[Column], line: int | None) -> str | BadRow:
+def _text_of(values: Any, columns: Sequence[Column], line: int | None, *, pair: bool = False
+             ) -> tuple[str, Any] | BadRow:
+    """``(text, input)`` of a row: one column (a text; in JSON also a pair or chat messages),
+    several joined by a space, or, with ``pair``, two columns read as a ``(text_a, text_b)`` pair."""
     parts = []
     for c in columns:
         try:
             v = values[c]
         except (KeyError, IndexError):
             return BadRow(line=line, reason=f"no column {c!r}")
+        if isinstance(v, list) and len(columns) == 1 and not pair:
+            return _chat_or_pair(v, c, line)
         if not isinstance(v, str):
             return BadRow(line=line, reason=f"column {c!r} is {type(v).__name__}, not text")
         parts.append(v)
+    if pair:
+        empty = [c for c, p in zip(columns, parts, strict=True) if not p.strip()]
+        if empty:
+            return BadRow(line=line, reason=f"empty text in pair column {empty[0]!r}")
+        return pair_text(parts), tuple(parts)
     text = " ".join(p.strip() for p in parts if p.strip())
     if not text:
         return BadRow(line=line, reason="empty text")
-    return text
+    return text, None
 
 
 def _target_of(value: Any) -> Any:
@@ -102,6 +160,12 @@ def _target_of(value: Any) -> Any:
     return value
 
 
+def _cell(value: str) -> Any:
+    """A target / contrast cell of a CSV row: an integer, a string, or None when the cell is empty
+    (no target: the prediction / a generation; no contrast)."""
+    return None if value == "" else _target_of(value)
+
+
 def _columns(text_column: Column | Sequence[Column] | None) -> list[Column] | None:
     if text_column is None:
         return None
@@ -110,15 +174,28 @@ def _columns(text_column: Column | Sequence[Column] | None) -> list[Column] | No
     return list(text_column)
 
 
-def _read_delimited(
-    path: Path,
-    delimiter: str,
-    *,
-    header: bool,
-    text_column: list[Column] | None,
-    id_column: Column | None,
-    target_column: Column | None,
-) -> Iterator[Row | BadRow]:
+@attrs.frozen(kw_only=True)
+class _Spec:
+    """Which columns a reader reads: the text (or the pair's two), the id, target and contrast."""
+
+    text: list[Column] | None = None
+    pair: bool = False
+    id: Column | None = None
+    target: Column | None = None
+    contrast: Column | None = None
+
+    def others(self) -> list[Column]:
+        return [c for c in (self.id, self.target, self.contrast) if c is not None]
+
+    def renamed(self, rename: Any) -> _Spec:
+        def opt(c: Column | None) -> Column | None:
+            return None if c is None else rename(c)
+
+        return attrs.evolve(self, text=None if self.text is None else [rename(c) for c in self.text],
+                            id=opt(self.id), target=opt(self.target), contrast=opt(self.contrast))
+
+
+def _read_delimited(path: Path, delimiter: str, *, header: bool, spec: _Spec) -> Iterator[Row | BadRow]:
     bad: list[BadRow] = []
     numbers: list[int] = []
     reader = csv.reader(_decoded_lines(path, bad, numbers), delimiter=delimiter)
@@ -147,28 +224,29 @@ def _read_delimited(
             names = [f.strip() for f in fields]
             width = len(names)
             as_name = lambda c: names[c] if isinstance(c, int) and -len(names) <= c < len(names) else c  # noqa: E731
-            text_column = [as_name(c) for c in text_column] if text_column is not None else None
-            id_column, target_column = (as_name(c) if c is not None else None for c in (id_column, target_column))
-            if text_column is None:
+            spec = spec.renamed(as_name)
+            if spec.text is None:
                 found = [k for k in _TEXT_KEYS if k in names]
                 if not found and len(names) != 1:
                     raise InputError(
                         f"{str(path)!r} has columns {names}; say which holds the text with text_column="
                     )
-                text_column = [found[0] if found else names[0]]
-            for c in [*text_column, *(x for x in (id_column, target_column) if x is not None)]:
+                spec = attrs.evolve(spec, text=[found[0] if found else names[0]])
+            assert spec.text is not None
+            for c in [*spec.text, *spec.others()]:
                 if c not in names:
                     raise InputError(f"{str(path)!r} has no column {c!r}; its columns are {names}")
             continue
         if width is None:
             width = len(fields)
-            if text_column is None:
+            if spec.text is None:
                 if width != 1:
                     raise InputError(
                         f"{str(path)!r} has {width} columns and no header; give text_column= (a column index)"
                     )
-                text_column = [0]
-            for c in [*text_column, *(x for x in (id_column, target_column) if x is not None)]:
+                spec = attrs.evolve(spec, text=[0])
+            assert spec.text is not None
+            for c in [*spec.text, *spec.others()]:
                 if not isinstance(c, int) or not -width <= c < width:
                     raise InputError(
                         f"{str(path)!r} has {width} columns and no header: columns are indices 0..{width - 1}, "
@@ -178,25 +256,24 @@ def _read_delimited(
             yield BadRow(line=line, reason=f"expected {width} fields, found {len(fields)}")
             continue
         values: Any = dict(zip(names, fields, strict=True)) if names is not None else fields
-        assert text_column is not None
-        text = _text_of(values, text_column, line)
+        assert spec.text is not None
+        text = _text_of(values, spec.text, line, pair=spec.pair)
         if isinstance(text, BadRow):
             yield text
             continue
         ident: int | str = line if line is not None else used
-        if id_column is not None:
-            ident = str(values[id_column]).strip()
+        if spec.id is not None:
+            ident = str(values[spec.id]).strip()
             if not ident:
-                yield BadRow(line=line, reason=f"empty id in column {id_column!r}")
+                yield BadRow(line=line, reason=f"empty id in column {spec.id!r}")
                 continue
-        target = _target_of(values[target_column]) if target_column is not None else None
-        yield Row(id=ident, text=text, line=line, target=target)
+        target = _cell(values[spec.target]) if spec.target is not None else None
+        contrast = _cell(values[spec.contrast]) if spec.contrast is not None else None
+        yield Row(id=ident, text=text[0], input=text[1], line=line, target=target, contrast=contrast)
     yield from bad
 
 
-def _read_jsonl(
-    path: Path, *, text_column: list[Column] | None, id_column: Column | None, target_column: Column | None
-) -> Iterator[Row | BadRow]:
+def _read_jsonl(path: Path, *, spec: _Spec) -> Iterator[Row | BadRow]:
     bad: list[BadRow] = []
     numbers: list[int] = []
     for raw in _decoded_lines(path, bad, numbers):
@@ -210,25 +287,17 @@ def _read_jsonl(
         except ValueError as exc:
             yield BadRow(line=line, reason=f"invalid JSON ({exc})")
             continue
-        yield _row_of(value, line, line, text_column=text_column, id_column=id_column, target_column=target_column)
+        yield _row_of(value, line, line, spec=spec)
     yield from bad
 
 
-def _row_of(
-    value: Any,
-    default_id: int,
-    line: int | None,
-    *,
-    text_column: list[Column] | None,
-    id_column: Column | None,
-    target_column: Column | None,
-) -> Row | BadRow:
+def _row_of(value: Any, default_id: int, line: int | None, *, spec: _Spec) -> Row | BadRow:
     """A row from a string, a mapping or an ``(id, text)`` pair."""
     if isinstance(value, str):
-        if text_column is not None:
+        if spec.text is not None:
             return BadRow(line=line, reason="a bare string, but text_column was given")
         return Row(id=default_id, text=value, line=line) if value.strip() else BadRow(line=line, reason="empty text")
-    if isinstance(value, tuple) and len(value) == 2 and text_column is None:
+    if isinstance(value, tuple) and len(value) == 2 and spec.text is None:
         ident, text = value
         if not isinstance(ident, int | str) or isinstance(ident, bool):
             return BadRow(line=line, reason=f"an id must be an int or a string, got {type(ident).__name__}")
@@ -237,24 +306,25 @@ def _row_of(
         return Row(id=ident, text=text, line=line)
     if not isinstance(value, dict):
         return BadRow(line=line, reason=f"expected an object with a text field, got {type(value).__name__}")
-    columns = text_column
+    columns = spec.text
     if columns is None:
         found = [k for k in _TEXT_KEYS if k in value]
         if not found:
             return BadRow(line=line, reason=f"no text field (looked for {', '.join(_TEXT_KEYS)}; give text_column=)")
         columns = [found[0]]
-    text = _text_of(value, columns, line)
+    text = _text_of(value, columns, line, pair=spec.pair)
     if isinstance(text, BadRow):
         return text
     ident: Any = default_id
-    if id_column is not None:
-        if id_column not in value:
-            return BadRow(line=line, reason=f"no id field {id_column!r}")
-        ident = value[id_column]
+    if spec.id is not None:
+        if spec.id not in value:
+            return BadRow(line=line, reason=f"no id field {spec.id!r}")
+        ident = value[spec.id]
         if not isinstance(ident, int | str) or isinstance(ident, bool):
             return BadRow(line=line, reason=f"an id must be an int or a string, got {type(ident).__name__}")
-    target = value.get(target_column) if target_column is not None else None
-    return Row(id=ident, text=text, line=line, target=target)
+    target = value.get(spec.target) if spec.target is not None else None
+    contrast = value.get(spec.contrast) if spec.contrast is not None else None
+    return Row(id=ident, text=text[0], input=text[1], line=line, target=target, contrast=contrast)
 
 
 def _read_txt(path: Path) -> Iterator[Row | BadRow]:
@@ -277,6 +347,8 @@ def read_rows(
     id_column: Column | None = None,
     target_column: Column | None = None,
     header: bool = True,
+    pair_columns: Sequence[Column] | None = None,
+    contrast_column: Column | None = None,
 ) -> Iterator[Row | BadRow]:
     """Rows of a data set, read lazily, as :class:`Row` or :class:`BadRow` (never raised).
 
@@ -289,39 +361,52 @@ def read_rows(
         Force a file format (``csv``, ``tsv``, ``jsonl``, ``txt``) instead of the suffix's.
     text_column:
         The column (name, or index without header) holding the text; several are joined by a
-        space (e.g. ``["title", "description"]``). Default: ``text``, ``sentence``, ``content`` or
-        ``prompt``, or the only column.
+        space (e.g. ``["title", "description"]``). Default: ``text``, ``sentence``, ``content``,
+        ``prompt`` or ``messages``, or the only column. In JSON rows (JSONL, dicts) the field may
+        also hold a ``[text_a, text_b]`` pair or chat messages ``[{"role": ..., "content": ...}]``.
     id_column:
         A column holding unique ids. Default: the row's line number in the file (1-based, the
         header is line 1), or its position in an iterable (0-based).
     target_column:
-        A column holding the target to explain (a class index for classifiers, a continuation
-        for causal LMs). Default: none (the predicted class / a greedy generation).
+        A column holding the target to explain (a class index or label for classifiers, a
+        continuation for causal LMs and seq2seq models). Default: none (the predicted class / a
+        greedy generation); so is an empty CSV/TSV cell.
     header:
         CSV/TSV: whether the first line names the columns.
+    pair_columns:
+        Two columns read as a ``(text_a, text_b)`` pair (NLI premise and hypothesis, a QA
+        question and context), instead of ``text_column``.
+    contrast_column:
+        A column holding the row's contrast (the foil: a class, a continuation); an empty cell
+        or a missing field means none.
     """
     columns = _columns(text_column)
+    if pair_columns is not None:
+        if columns is not None:
+            raise InputError("give text_column or pair_columns, not both")
+        columns = _columns(pair_columns)
+        if columns is None or len(columns) != 2:
+            raise InputError(f"pair_columns names the two columns of a text pair, got {pair_columns!r}")
+    spec = _Spec(text=columns, pair=pair_columns is not None, id=id_column, target=target_column,
+                 contrast=contrast_column)
     if isinstance(source, str | os.PathLike):
         path = Path(source).expanduser()
         if not path.is_file():
             raise InputError(f"no data file {str(path)!r}")
         fmt = _format_of(path, format)
         if fmt in ("csv", "tsv"):
-            yield from _read_delimited(
-                path, "," if fmt == "csv" else "\t", header=header, text_column=columns,
-                id_column=id_column, target_column=target_column,
-            )
+            yield from _read_delimited(path, "," if fmt == "csv" else "\t", header=header, spec=spec)
         elif fmt == "jsonl":
-            yield from _read_jsonl(path, text_column=columns, id_column=id_column, target_column=target_column)
+            yield from _read_jsonl(path, spec=spec)
         else:
-            if columns or id_column is not None or target_column is not None:
+            if columns or spec.others():
                 raise InputError("a .txt file has one text per line: it has no columns")
             yield from _read_txt(path)
         return
     if not isinstance(source, Iterable):
         raise InputError(f"source must be a file path or an iterable of texts, got {type(source).__name__}")
     for i, value in enumerate(source):
-        yield _row_of(value, i, None, text_column=columns, id_column=id_column, target_column=target_column)
+        yield _row_of(value, i, None, spec=spec)
 
 
 def count_rows(source: Any) -> int | None:
@@ -335,4 +420,3 @@ def count_rows(source: Any) -> int | None:
     if isinstance(source, Sequence):
         return len(source)
     return None
-

@@ -345,10 +345,19 @@ def fit_from_shards(
 
 
 def _texts_of(rows: Iterable[Any]) -> Iterator[str]:
-    """Texts of :func:`read_rows` rows (bad rows skipped, with a warning)."""
-    from ._explain import valid_rows
+    """Texts of :func:`read_rows` rows (bad rows skipped, with a warning; so are text pairs and chat
+    messages: activations are collected from plain texts)."""
+    import warnings
 
-    yield from (r.text for r in valid_rows(rows, []))
+    from ._explain import BadRowWarning, valid_rows
+
+    for r in valid_rows(rows, []):
+        if r.input is not None:
+            where = f"line {r.line}" if r.line is not None else f"id {r.id!r}"
+            warnings.warn(f"skipped {where}: a text pair or chat messages, not a plain text", BadRowWarning,
+                          stacklevel=2)
+            continue
+        yield r.text
 
 
 def read_texts(source: Any, **read_options: Any) -> Iterator[str]:

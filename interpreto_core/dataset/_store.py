@@ -189,6 +189,9 @@ class ParquetStore:
                     "text": rec["text"],
                     "method": rec["method"],
                     "target": json.dumps(rec.get("target")),
+                    "contrast": json.dumps(rec.get("contrast")),
+                    "task": rec.get("task"),
+                    "input": json.dumps(rec.get("input"), ensure_ascii=False),
                     "explanation": json.dumps(rec["explanation"], ensure_ascii=False),
                 }
             )
@@ -196,7 +199,8 @@ class ParquetStore:
             return 0
         schema = pa.schema(
             [("id", pa.string()), ("line", pa.int64()), ("text", pa.string()), ("method", pa.string()),
-             ("target", pa.string()), ("explanation", pa.string())]
+             ("target", pa.string()), ("contrast", pa.string()), ("task", pa.string()), ("input", pa.string()),
+             ("explanation", pa.string())]
         )
         table = pa.Table.from_pylist(rows, schema=schema)
         name = f"part-{self._next:06d}.parquet"
@@ -239,9 +243,11 @@ def open_store(
 def read_records(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
     """The records of a results file (``.jsonl``) or folder (``.parquet``), as written.
 
-    Each record has ``id``, ``line``, ``text``, ``method``, ``target`` and ``explanation`` (the
-    ``Explanation.to_json()`` dict; rebuild with ``Explanation.from_json``). A partial last line
-    of an interrupted JSONL run is left out.
+    Each record has ``id``, ``line``, ``text``, ``method``, ``target``, ``contrast``, ``task``
+    and ``explanation`` (the ``Explanation.to_json()`` dict; rebuild with
+    ``Explanation.from_json``), and ``input`` when the row was a text pair or chat messages
+    (records written before these fields existed lack them). A partial last line of an
+    interrupted JSONL run is left out.
     """
     p = Path(path).expanduser()
     if p.suffix.lower() == ".parquet":
@@ -249,11 +255,17 @@ def read_records(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
 
         for part in sorted(p.glob("part-*.parquet")):
             for row in pq.read_table(part).to_pylist():
-                yield row | {
+                rec = row | {
                     "id": json.loads(row["id"]),
                     "target": json.loads(row["target"]),
                     "explanation": json.loads(row["explanation"]),
                 }
+                for key in ("contrast", "input"):  # parts written before these columns lack them
+                    if key in rec:
+                        rec[key] = json.loads(rec[key]) if rec[key] is not None else None
+                if rec.get("input", 0) is None:
+                    del rec["input"]  # as in JSONL: only pairs and chats keep their input
+                yield rec
         return
     with p.open("rb") as f:
         for raw in f:

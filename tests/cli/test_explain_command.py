@@ -77,5 +77,7 @@ def test_errors_are_clear(classifier_dir, lm_dir, tmp_path, capsys):
     assert "nothing to explain" in capsys.readouterr().err
     assert main(["explain", "--model", str(classifier_dir), "--metric", "nope", "hi"]) == 2
     assert "nope" in capsys.readouterr().err
-    assert main(["explain", "--model", str(lm_dir), "--target", "1", "hi"]) == 2
-    assert "causal LM" in capsys.readouterr().err
+    assert main(["explain", "--model", str(lm_dir), "--task", "clasifier", "hi"]) == 2
+    assert "unknown task 'clasifier'; available: " in capsys.readouterr().err
+    assert main(["explain", "--model", str(classifier_dir), "--target", "7", "hi"]) == 2
+    assert "out of range" in capsys.readouterr().err
