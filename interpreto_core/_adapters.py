@@ -124,7 +124,7 @@ class ModelAdapter:
         self.device = param.device
         self.dtype = param.dtype
         self.embedding: Any = emb
-        config = model.config
+        config = getattr(model, "config", None)
         positions = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
         self.max_length = int(max_length or positions or 512)
         self.is_fast = bool(getattr(tokenizer, "is_fast", False))

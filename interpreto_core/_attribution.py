@@ -23,7 +23,7 @@ from ._errors import InputError, UnknownNameError, UnknownParameterError
 from ._explanation import Explanation
 from ._parts import AttributionRecipe, PerturbationPlan, build_part
 from ._registry import Registry, get_registry
-from ._scores import MODE_ALIASES, Score
+from ._scores import MODE_ALIASES, Score, as_score
 from ._tasks import Task, TaskItem
 
 __all__ = ["Explainer", "explain", "REDUCTIONS", "resolve_task", "resolve_score", "as_inputs"]
@@ -279,8 +279,8 @@ class Explainer:
 
     def _score(self, contrast: Any) -> Score:
         rec = resolve_score(self.registry, self._score_request, self.task, contrast)
-        score: Score = build_part(rec.obj, {}, kind="score", name=rec.name)
-        if getattr(score, "needs_foil", False) and contrast is None:
+        score = as_score(build_part(rec.obj, {}, kind="score", name=rec.name), rec.name)
+        if score.needs_foil and contrast is None:
             raise InputError(f"score {rec.name!r} compares the target with a foil: pass contrast=<class or continuation>")
         return score
 

@@ -14,9 +14,12 @@ _TITLES = {
     "perturbator": "Perturbators",
     "gradient_method": "Gradient methods",
     "aggregator": "Aggregators",
-    "metric": "Metrics",
+    "metric": "Attribution metrics",
+    "task": "Tasks",
+    "score": "Scores",
     "dictionary_learner": "Dictionary learners",
     "interpreter": "Interpreters",
+    "concept_metric": "Concept metrics",
 }
 
 
@@ -48,8 +51,9 @@ def method_reference(*, registry: Registry | None = None, distributions: Iterabl
         "",
         "Generated from the plugin registry (`interpreto methods --markdown`); a test keeps it in sync.",
         "",
-        "Every attribution method also takes the engine options `batch_size`, `seed`, `mode`, `baseline`,",
-        "`reduction`, `max_new_tokens`, `completeness_delta` and `progress` (see the attribution guide).",
+        "Every attribution method also takes the engine options `batch_size`, `seed`, `baseline`, `reduction`,",
+        "`completeness_delta` and `progress`, `score=` (or its former name `mode=`), and the options of the",
+        "task that claims the model (e.g. `max_new_tokens`, `roles`): see the attribution guide and docs/tasks.md.",
         "",
     ]
     for kind in ["attribution", *[k for k in KINDS if k != "attribution"]]:
@@ -59,6 +63,9 @@ def method_reference(*, registry: Registry | None = None, distributions: Iterabl
         lines += [f"## {_TITLES.get(kind, kind)}", "", f"Kind `{kind}`: {KINDS[kind][1]}.", ""]
         for r in records:
             lines += [f"### `{r.name}`", "", r.summary, "", f"Plugin `{r.plugin}` ({r.distribution})."]
+            if kind == "task":
+                lines.append(f"Claim order: priority {getattr(r.obj, 'priority', 100)}; default score "
+                             f"`{getattr(r.obj, 'default_score', 'logit')}`.")
             if kind == "attribution":
                 recipe = r.obj
                 parts = [f"{k} `{v}`" for k, v in (("perturbator", recipe.perturbator),

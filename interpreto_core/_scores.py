@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Score", "MODE_ALIASES"]
+__all__ = ["Score", "MODE_ALIASES", "as_score"]
 
 #: the engine's former ``mode=`` values, kept as aliases of score names
 MODE_ALIASES = {"logits": "logit", "softmax": "probability", "log_softmax": "log_probability"}
@@ -49,3 +49,23 @@ class Score:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+class _Wrapped(Score):
+    """A registered score object that does not subclass :class:`Score` (it only has ``score()``)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.needs_foil = bool(getattr(inner, "needs_foil", False))  # type: ignore[misc]
+        self.log_domain = bool(getattr(inner, "log_domain", True))  # type: ignore[misc]
+
+    def score(self, logits: torch.Tensor, target: torch.Tensor, foil: torch.Tensor | None) -> torch.Tensor:
+        return self.inner.score(logits, target, foil)
+
+
+def as_score(obj: Any, name: str) -> Score:
+    """``obj`` as a :class:`Score` (a part that only has ``score()`` is wrapped), named by its
+    registry ``name`` (what explanations record)."""
+    score = obj if isinstance(obj, Score) else _Wrapped(obj)
+    score.name = name  # type: ignore[misc]
+    return score

@@ -193,14 +193,14 @@ def score_masks(
     from .._engine import MaskJob as RowJob
     from .._parts import build_part
     from .._registry import get_registry
-    from .._scores import MODE_ALIASES
+    from .._scores import MODE_ALIASES, as_score
 
     if not items:
         return [np.zeros(0) for _ in jobs]
     task = items[0].task
     mode = mode if mode is not None else task.metric_score
     rec = get_registry().get("score", MODE_ALIASES.get(mode, mode))
-    score = build_part(rec.obj, {}, kind="score", name=rec.name)
+    score = as_score(build_part(rec.obj, {}, kind="score", name=rec.name), rec.name)
     engine = Engine(task, score, batch_size=batch_size, progress=progress, desc=desc)
     base = adapter.baseline_vector(baseline)
     with adapter.evaluating():

@@ -98,3 +98,24 @@ def test_a_plugin_raising_a_base_exception_fails_alone(exc):
     with pytest.warns(PluginWarning, match="exits"):
         record = reg.add_plugin(plugin, name="exits", strict=False)
     assert record.status == "failed" and "occlusion" in reg.names("attribution")
+
+
+def test_a_score_that_does_not_subclass_score_works(classifier, tokenizer):
+    class Doubled:  # only the score() method of the contract: the engine wraps it
+        needs_foil = False
+
+        def score(self, logits, target, foil):
+            return 2 * logits.float().gather(-1, target.unsqueeze(-1)).squeeze(-1)
+
+    @hookimpl
+    def interpreto_register_score(register):
+        register(Doubled, name="doubled", summary="twice the logit")
+
+    reg = builtin_registry()
+    reg.add_plugin(types.SimpleNamespace(__name__="dbl", interpreto_register_score=interpreto_register_score),
+                   name="dbl")
+    twice = interpreto_core.Explainer(classifier, tokenizer, method="occlusion", score="doubled", registry=reg)
+    once = interpreto_core.Explainer(classifier, tokenizer, method="occlusion", score="logit", registry=reg)
+    a, b = twice("a fine day", 1)[0], once("a fine day", 1)[0]
+    np.testing.assert_allclose(a.scores, 2 * b.scores, rtol=1e-6)
+    assert a.score == "doubled"
