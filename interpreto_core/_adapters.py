@@ -15,7 +15,7 @@ import weakref
 import inspect
 import warnings
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import numpy as np
@@ -123,7 +123,7 @@ class ModelAdapter:
         self.kind = kind or _model_kind(model)
         self.device = param.device
         self.dtype = param.dtype
-        self.embedding: Any = emb
+        self.embedding: Any = cast(Any, emb)  # torch types Module attributes as Tensor | Module
         config = getattr(model, "config", None)
         positions = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
         self.max_length = int(max_length or positions or 512)
