@@ -36,9 +36,9 @@ def main() -> None:
 
     torch.set_num_threads(1)
     from interpreto_core import explain
-    from interpreto_core.zoo import causal_lm, sentiment_classifier
     from interpreto_core.metrics import evaluate
     from interpreto_core.visualization import report_html
+    from interpreto_core.zoo import causal_lm, sentiment_classifier
 
     IMAGES.mkdir(parents=True, exist_ok=True)
     model, tokenizer = sentiment_classifier()

@@ -68,8 +68,8 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     from interpreto_core import explain, get_registry, list_methods
-    from interpreto_core.zoo import sentiment_classifier
     from interpreto_core.visualization import plot_curves, report_html
+    from interpreto_core.zoo import sentiment_classifier
 
     model, tokenizer = sentiment_classifier()
     texts = load_texts(args.limit)

@@ -6,8 +6,6 @@ first access, so that listing plugins and methods stays fast.
 
 from __future__ import annotations
 
-from ._lazy import lazy_attributes as _lazy_attributes
-
 from ._errors import (
     AmbiguousNameError,
     InputError,
@@ -17,6 +15,7 @@ from ._errors import (
     UnknownNameError,
     UnknownParameterError,
 )
+from ._lazy import lazy_attributes as _lazy_attributes
 from ._parts import KINDS, AttributionRecipe, GradientPlan, PerturbationPlan
 from ._records import PartRecord, PluginRecord
 from ._registry import PluginWarning, Registry, get_registry, list_methods, list_plugins, reset_registry

@@ -10,10 +10,10 @@ training mode is put in eval mode only for the duration of a call, with a warnin
 from __future__ import annotations
 
 import contextlib
-import threading
-import weakref
 import inspect
+import threading
 import warnings
+import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any, cast
 

@@ -9,7 +9,6 @@ an interpolation point); rows of all items are packed, shortest first, into forw
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import attrs
 import numpy as np

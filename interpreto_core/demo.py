@@ -29,9 +29,9 @@ def _log(msg: str) -> None:
 
 def _attribution_section(methods: Sequence[str], n_texts: int, out: Path) -> tuple[str, dict[str, Any]]:
     from ._attribution import explain
-    from .zoo import load_sst2, sentiment_classifier
     from .metrics import evaluate
     from .visualization import page_body, plot_curves, report_html
+    from .zoo import load_sst2, sentiment_classifier
 
     model, tokenizer = sentiment_classifier()
     texts = [s for s, _ in load_sst2(split="dev")[:n_texts]]
@@ -50,8 +50,8 @@ def _attribution_section(methods: Sequence[str], n_texts: int, out: Path) -> tup
 
 def _generation_section() -> tuple[str, dict[str, Any]]:
     from ._attribution import explain
-    from .zoo import causal_lm
     from .visualization import explanation_fragment
+    from .zoo import causal_lm
 
     model, tokenizer = causal_lm()
     t = time.perf_counter()

@@ -36,6 +36,9 @@ Kinds and what to subclass or return
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from ._elements import GRANULARITIES, Elements, split_elements
 from ._errors import (
     AmbiguousNameError,
     InputError,
@@ -45,7 +48,6 @@ from ._errors import (
     UnknownNameError,
     UnknownParameterError,
 )
-from ._elements import GRANULARITIES, Elements, split_elements
 from ._lazy import lazy_attributes as _lazy_attributes
 from ._parts import KINDS, AttributionRecipe, GradientPlan, PerturbationPlan, build_part, part_params
 from ._records import PartRecord, PluginRecord
@@ -69,6 +71,20 @@ from .metrics._base import (
     top_k_counts,
 )
 from .metrics._results import CurveResult, MetricResult
+
+if _TYPE_CHECKING:  # names that need torch: loaded on first access (below), typed here
+    from ._adapters import ModelAdapter, adapt
+    from ._attribution import Explainer
+    from ._explanation import Explanation
+    from .metrics._engine import (
+        MaskJob,
+        MetricItem,
+        method_name,
+        method_order,
+        metric_items,
+        random_orders,
+        score_masks,
+    )
 
 # Names that need torch load on first access.
 _LAZY = {

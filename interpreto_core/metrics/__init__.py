@@ -9,9 +9,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ._base import CurveMetric, EraserMetric, OrderCurveMetric, area, check_fractions, check_n_steps, curve_steps, top_k_counts
+from ._base import (
+    CurveMetric,
+    EraserMetric,
+    OrderCurveMetric,
+    area,
+    check_fractions,
+    check_n_steps,
+    curve_steps,
+    top_k_counts,
+)
 from ._curves import OrderCurves, order_curves
-from ._engine import MaskJob, MetricItem, method_name, method_order, metric_items, prepare_items, random_orders, score_masks
+from ._engine import (
+    MaskJob,
+    MetricItem,
+    method_name,
+    method_order,
+    metric_items,
+    prepare_items,
+    random_orders,
+    score_masks,
+)
 from ._results import CurveResult, MetricResult
 
 __all__ = [

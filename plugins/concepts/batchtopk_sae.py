@@ -6,8 +6,7 @@ mean of those thresholds: z = ReLU(W_e x + b_e) * [z >= theta].
 
 from __future__ import annotations
 
-from interpreto_core.plugin import InputError, hookimpl
-from interpreto_core.plugin import SAELearner
+from interpreto_core.plugin import InputError, SAELearner, hookimpl
 
 
 class BatchTopKSAE(SAELearner):

@@ -11,8 +11,7 @@ squares with D fixed (FISTA); decode(z) = z D.
 
 from __future__ import annotations
 
-from interpreto_core.plugin import hookimpl
-from interpreto_core.plugin import NonNegativeLearner
+from interpreto_core.plugin import NonNegativeLearner, hookimpl
 
 
 def convex_nmf(a, n_concepts, *, max_iter=300, tol=1e-5, seed=0, eps=1e-9):

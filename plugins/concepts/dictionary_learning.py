@@ -6,8 +6,7 @@ lasso problem (encode), decode(z) = z D.
 
 from __future__ import annotations
 
-from interpreto_core.plugin import hookimpl
-from interpreto_core.plugin import NonNegativeLearner
+from interpreto_core.plugin import NonNegativeLearner, hookimpl
 
 
 class DictionaryLearning(NonNegativeLearner):

@@ -5,8 +5,7 @@ encode(x) = (x - mu) W^T (unmixing), decode(z) = z M^T + mu (mixing M = W^+).
 
 from __future__ import annotations
 
-from interpreto_core.plugin import hookimpl
-from interpreto_core.plugin import AffineLearner
+from interpreto_core.plugin import AffineLearner, hookimpl
 
 
 class ICA(AffineLearner):

@@ -6,8 +6,7 @@ pseudo-gradient; loss mean((x - x_hat)^2) + l1 * mean(|z|).
 
 from __future__ import annotations
 
-from interpreto_core.plugin import hookimpl
-from interpreto_core.plugin import SAELearner
+from interpreto_core.plugin import SAELearner, hookimpl
 
 
 class JumpReLUSAE(SAELearner):

@@ -5,8 +5,7 @@ encode(x) = one_hot(argmin_c ||x - mu_c||) (hard assignment: no gradient), decod
 
 from __future__ import annotations
 
-from interpreto_core.plugin import hookimpl
-from interpreto_core.plugin import AffineLearner
+from interpreto_core.plugin import AffineLearner, hookimpl
 
 
 class KMeans(AffineLearner):

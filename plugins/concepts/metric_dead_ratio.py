@@ -5,8 +5,7 @@ dead = 1 / C * #{c : max_n |Z_nc| <= threshold}. Lower is better.
 
 from __future__ import annotations
 
-from interpreto_core.plugin import hookimpl
-from interpreto_core.plugin import ConceptMetric
+from interpreto_core.plugin import ConceptMetric, hookimpl
 
 
 class ConceptDeadRatio(ConceptMetric):

@@ -8,8 +8,7 @@ of round-off clipped to 0).
 
 from __future__ import annotations
 
-from interpreto_core.plugin import hookimpl
-from interpreto_core.plugin import ConceptMetric
+from interpreto_core.plugin import ConceptMetric, hookimpl
 
 
 def _sqrtm_psd(m):

@@ -5,8 +5,7 @@ MSE = 1 / (N H) * sum_{n, h} (X_nh - X_hat_nh)^2, with X_hat = decode(encode(X))
 
 from __future__ import annotations
 
-from interpreto_core.plugin import hookimpl
-from interpreto_core.plugin import ConceptMetric
+from interpreto_core.plugin import ConceptMetric, hookimpl
 
 
 class ConceptMSE(ConceptMetric):

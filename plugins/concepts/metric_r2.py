@@ -6,8 +6,7 @@ the mean activation. Higher is better.
 
 from __future__ import annotations
 
-from interpreto_core.plugin import InputError, hookimpl
-from interpreto_core.plugin import ConceptMetric
+from interpreto_core.plugin import ConceptMetric, InputError, hookimpl
 
 
 class ConceptR2(ConceptMetric):

@@ -6,8 +6,7 @@ methods (PCA) score 0. Higher means sparser.
 
 from __future__ import annotations
 
-from interpreto_core.plugin import hookimpl
-from interpreto_core.plugin import ConceptMetric
+from interpreto_core.plugin import ConceptMetric, hookimpl
 
 
 class ConceptSparsity(ConceptMetric):

@@ -7,8 +7,7 @@ scores 1). Lower is sparser.
 
 from __future__ import annotations
 
-from interpreto_core.plugin import InputError, hookimpl
-from interpreto_core.plugin import ConceptMetric
+from interpreto_core.plugin import ConceptMetric, InputError, hookimpl
 
 
 class ConceptSparsityRatio(ConceptMetric):

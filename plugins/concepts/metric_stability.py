@@ -11,8 +11,7 @@ concepts come back. Higher is better.
 
 from __future__ import annotations
 
-from interpreto_core.plugin import InputError, hookimpl
-from interpreto_core.plugin import ConceptMetric
+from interpreto_core.plugin import ConceptMetric, InputError, hookimpl
 
 
 def matched_cosine(d1, d2, *, absolute: bool = True) -> float:

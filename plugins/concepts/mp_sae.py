@@ -6,8 +6,7 @@ Only the dictionary D is learned; x_hat = z D.
 
 from __future__ import annotations
 
-from interpreto_core.plugin import InputError, hookimpl
-from interpreto_core.plugin import SAELearner
+from interpreto_core.plugin import InputError, SAELearner, hookimpl
 
 
 class MPSAE(SAELearner):

@@ -5,8 +5,7 @@ encode(x) = x, decode(z) = z, D = I (one concept per hidden unit; ``n_concepts``
 
 from __future__ import annotations
 
-from interpreto_core.plugin import hookimpl
-from interpreto_core.plugin import AffineLearner
+from interpreto_core.plugin import AffineLearner, hookimpl
 
 
 class Neurons(AffineLearner):

@@ -12,8 +12,7 @@ Codes of new rows solve the non-negative least-squares problem with ``D`` fixed 
 
 from __future__ import annotations
 
-from interpreto_core.plugin import InputError, hookimpl
-from interpreto_core.plugin import NonNegativeLearner
+from interpreto_core.plugin import InputError, NonNegativeLearner, hookimpl
 
 SIGNED = ("error", "relu", "shift")
 

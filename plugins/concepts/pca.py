@@ -5,8 +5,7 @@ encode(x) = (x - mu) V^T, decode(z) = z V + mu, with V (C, H) orthonormal princi
 
 from __future__ import annotations
 
-from interpreto_core.plugin import InputError, hookimpl
-from interpreto_core.plugin import AffineLearner
+from interpreto_core.plugin import AffineLearner, InputError, hookimpl
 
 
 class PCA(AffineLearner):

@@ -7,8 +7,7 @@ The anchors C are ``n_points`` training rows drawn at random (seeded).
 
 from __future__ import annotations
 
-from interpreto_core.plugin import InputError, hookimpl
-from interpreto_core.plugin import SAELearner
+from interpreto_core.plugin import InputError, SAELearner, hookimpl
 
 
 class RelaxedArchetypalTopKSAE(SAELearner):

@@ -5,8 +5,7 @@ z = ReLU(W_e (x - mu) s + b_e), x_hat = z D / s + mu; loss mean((x - x_hat)^2) +
 
 from __future__ import annotations
 
-from interpreto_core.plugin import hookimpl
-from interpreto_core.plugin import SAELearner
+from interpreto_core.plugin import SAELearner, hookimpl
 
 
 class VanillaSAE(SAELearner):

@@ -6,8 +6,7 @@ non-negative least squares with D fixed (FISTA); decode(z) = z D.
 
 from __future__ import annotations
 
-from interpreto_core.plugin import hookimpl
-from interpreto_core.plugin import NonNegativeLearner
+from interpreto_core.plugin import NonNegativeLearner, hookimpl
 
 
 class SemiNMF(NonNegativeLearner):

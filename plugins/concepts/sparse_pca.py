@@ -6,8 +6,7 @@ encode(x) = (x - mu) V^T (V V^T + r I)^{-1}, decode(z) = z V + mu.
 
 from __future__ import annotations
 
-from interpreto_core.plugin import hookimpl
-from interpreto_core.plugin import AffineLearner
+from interpreto_core.plugin import AffineLearner, hookimpl
 
 
 class SparsePCA(AffineLearner):

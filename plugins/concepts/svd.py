@@ -5,8 +5,7 @@ encode(x) = x V^T, decode(z) = z V, with A ~ U S V (scikit-learn ``TruncatedSVD`
 
 from __future__ import annotations
 
-from interpreto_core.plugin import InputError, hookimpl
-from interpreto_core.plugin import AffineLearner
+from interpreto_core.plugin import AffineLearner, InputError, hookimpl
 
 
 class SVD(AffineLearner):

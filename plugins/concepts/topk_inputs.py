@@ -8,8 +8,7 @@ least ``min_count`` times) code; ``examples`` gives the top rows with their cont
 
 from __future__ import annotations
 
-from interpreto_core.plugin import InputError, hookimpl
-from interpreto_core.plugin import ConceptInterpretation, check_concepts, concept_codes, word_span
+from interpreto_core.plugin import ConceptInterpretation, InputError, check_concepts, concept_codes, hookimpl, word_span
 
 
 class TopKInputs:

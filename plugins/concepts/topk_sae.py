@@ -5,8 +5,7 @@ z = TopK_k(ReLU(W_e (x - mu) s + b_e)), x_hat = z D / s + mu; loss mean((x - x_h
 
 from __future__ import annotations
 
-from interpreto_core.plugin import InputError, hookimpl
-from interpreto_core.plugin import SAELearner
+from interpreto_core.plugin import InputError, SAELearner, hookimpl
 
 
 class TopKSAE(SAELearner):

@@ -9,8 +9,7 @@ split points of causal LMs.
 
 from __future__ import annotations
 
-from interpreto_core.plugin import InputError, hookimpl
-from interpreto_core.plugin import ConceptInterpretation, check_concepts
+from interpreto_core.plugin import ConceptInterpretation, InputError, check_concepts, hookimpl
 
 
 def _final_norm_weight(model):

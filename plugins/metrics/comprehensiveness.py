@@ -10,8 +10,7 @@ The top elements should carry the prediction: higher is better.
 
 from __future__ import annotations
 
-from interpreto_core.plugin import hookimpl
-from interpreto_core.plugin import EraserMetric
+from interpreto_core.plugin import EraserMetric, hookimpl
 
 
 class Comprehensiveness(EraserMetric):

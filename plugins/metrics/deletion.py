@@ -10,8 +10,7 @@ A faithful attribution makes the score fall quickly: lower is better.
 
 from __future__ import annotations
 
-from interpreto_core.plugin import hookimpl
-from interpreto_core.plugin import OrderCurveMetric
+from interpreto_core.plugin import OrderCurveMetric, hookimpl
 
 
 class Deletion(OrderCurveMetric):

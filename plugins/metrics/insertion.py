@@ -10,8 +10,7 @@ A faithful attribution brings the score back quickly: higher is better.
 
 from __future__ import annotations
 
-from interpreto_core.plugin import hookimpl
-from interpreto_core.plugin import OrderCurveMetric
+from interpreto_core.plugin import OrderCurveMetric, hookimpl
 
 
 class Insertion(OrderCurveMetric):

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from interpreto_core.plugin import Elements, InputError, Target, Task, TaskItem, hookimpl, split_elements
+from interpreto_core.plugin import Elements, Target, Task, TaskItem, hookimpl, split_elements
 
 PAIR_SEPARATOR = "\n\n"
 

@@ -6,7 +6,6 @@ import importlib
 import itertools
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 

@@ -7,8 +7,7 @@ import subprocess
 
 import pytest
 
-from interpreto_core import InterpretoError
-from interpreto_core import zoo
+from interpreto_core import InterpretoError, zoo
 from interpreto_core.zoo import cache_root, cached_build, read_metadata
 
 RECIPE = {"name": "fake-model", "x": 1}

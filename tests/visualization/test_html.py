@@ -12,7 +12,6 @@ from interpreto_core import Explanation, explain
 from interpreto_core.visualization import explanation_html, score_color
 
 
-
 def test_score_color_is_diverging_and_centred():
     assert score_color(0.0, 1.0) == (255, 255, 255)
     assert score_color(1.0, 1.0) == (178, 24, 43)  # red end
