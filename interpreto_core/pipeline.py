@@ -10,7 +10,8 @@ column = "sentence"               # or: pair_columns = ["premise", "hypothesis"]
 limit = 20
 
 [[attribution]]
-method = "lime"                   # a registered method, or: recipe = { perturbator = "sobol", aggregator = "lime_regression" }
+method = "lime"                   # a registered method, or:
+# recipe = { perturbator = "sobol", aggregator = "lime_regression" }
 granularity = "word"
 params = { n_samples = 100 }      # method, engine and task options (max_new_tokens, roles ...)
 # task = "...", score = "probability", contrast = 0, targets = ...   (optional, as in explain())
@@ -164,7 +165,8 @@ def read_texts(path: Path, *, column: str | None, pair_columns: tuple[str, str] 
             return [(row[a], row[b]) for row in reader if (row.get(a) or "").strip() and (row.get(b) or "").strip()]
         key = column or (fields[0] if fields else None)
         if key not in fields:
-            raise _fail(source, "data.column", f"{column!r} is not a column of {path.name}; columns: {', '.join(fields)}")
+            raise _fail(source, "data.column",
+                        f"{column!r} is not a column of {path.name}; columns: {', '.join(fields)}")
         texts = [row[key] for row in reader if row.get(key)]
     return texts
 
@@ -229,7 +231,7 @@ class Pipeline:
     data: DataSpec
     attributions: tuple[AttributionStep, ...] = ()
     metrics: tuple[MetricStep, ...] = ()
-    concepts: tuple[dict[str, Any], ...] = ()
+    concepts: tuple[Mapping[str, Any], ...] = ()
     title: str = "interpreto pipeline"
     out_dir: str | None = None
     source: str = "<pipeline>"
@@ -287,7 +289,7 @@ class Pipeline:
     # -- running --------------------------------------------------------------------------------------
     def run(self, out_dir: str | Path | None = None, *, progress: bool | None = None) -> PipelineResult:
         """Load the model, run every step, write ``report.html``, ``results.json`` and plots into ``out_dir``."""
-        from . import explain
+        from ._attribution import explain
         from .metrics import evaluate
         from .visualization import _page, page_body, plot_curves, report_html
 
@@ -312,15 +314,16 @@ class Pipeline:
                                               granularity=step.granularity, targets=step.targets,
                                               task=step.task or self.model.task, contrast=step.contrast, **params)
         metrics: dict[str, dict[str, Any]] = {name: {} for name in explanations}
-        for step in self.metrics:
+        for metric_step in self.metrics:
             for name, expls in explanations.items():
-                metrics[name].update(evaluate(model, tokenizer, expls, metrics=[step.name], **step.params))
+                metrics[name].update(evaluate(model, tokenizer, expls, metrics=[metric_step.name],
+                                              **metric_step.params))
         plots = []
         for metric in ("insertion", "deletion"):
-            results = [metrics[m][metric] for m in metrics if metric in metrics[m]]
-            if results:
+            curves = [metrics[m][metric] for m in metrics if metric in metrics[m]]
+            if curves:
                 path = out / f"{metric}_curves.png"
-                plot_curves(results, path=path)
+                plot_curves(curves, path=path)
                 plots.append(path)
         sections = []
         if explanations:
@@ -331,9 +334,9 @@ class Pipeline:
         if self.concepts:
             from .concepts.pipeline import run_concept_step
 
-            for i, step in enumerate(self.concepts):
-                html, summary = run_concept_step(step, model=model, tokenizer=tokenizer, texts=texts, out_dir=out,
-                                                 key=f"concepts[{i}]")
+            for i, concept_step in enumerate(self.concepts):
+                html, summary = run_concept_step(concept_step, model=model, tokenizer=tokenizer, texts=texts,
+                                                 out_dir=out, key=f"concepts[{i}]")
                 sections.append(html)
                 concept_results.append(summary)
         seconds = time.perf_counter() - start

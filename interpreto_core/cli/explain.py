@@ -46,7 +46,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--metric", action="append",
-                   help="faithfulness metric to compute (repeatable), e.g. insertion, deletion; see `methods --kind metric`")
+                   help="faithfulness metric to compute (repeatable), e.g. insertion, deletion; "
+                   "see `methods --kind metric`")
     p.add_argument("--plot", help="write the insertion/deletion curves of the chosen metrics as a PNG to this file")
     p.add_argument("--color", choices=["auto", "always", "never"], default="auto",
                    help="colours in the terminal view (auto: when stdout is a terminal and NO_COLOR is unset)")

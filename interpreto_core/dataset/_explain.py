@@ -122,7 +122,8 @@ def valid_rows(rows: Iterable[Row | BadRow], bad: list[BadRow]) -> Iterator[Row]
         key = record_key(row.id, "")[0]
         if key in seen:
             first = seen[key]
-            b = BadRow(line=row.line, reason=f"duplicate id {row.id!r}" + (f" (first at line {first})" if first else ""))
+            at = f" (first at line {first})" if first else ""
+            b = BadRow(line=row.line, reason=f"duplicate id {row.id!r}{at}")
             bad.append(b)
             warnings.warn(f"skipped {b}", BadRowWarning, stacklevel=3)
             continue

@@ -104,7 +104,8 @@ class _ExplainWorker:
             for i, t, line, g, c, x in zip(batch["id"], batch["text"], batch["line"], batch["target"],
                                            batch["contrast"], batch["input"], strict=True)
         ]
-        records, failures = [], {r_id: [] for r_id in batch["id"]}
+        records: list[dict[str, Any]] = []
+        failures: dict[str, list[list[str]]] = {r_id: [] for r_id in batch["id"]}
         for name, explainer in self.explainers.items():
             for row, result in explain_rows(explainer, rows, self.contrast):
                 if isinstance(result, str):
@@ -214,7 +215,8 @@ def explain_dataset_ray(
         rows = read_rows(source, format=format, text_column=text_column, id_column=id_column,
                          target_column=target_column, header=header, pair_columns=pair_columns,
                          contrast_column=contrast_column)
-        items, already = [], 0
+        items: list[dict[str, Any]] = []
+        already = 0
         for row in valid_rows(rows, bad):
             if all(record_key(row.id, name) in done for name in specs):
                 already += 1

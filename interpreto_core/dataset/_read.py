@@ -223,7 +223,10 @@ def _read_delimited(path: Path, delimiter: str, *, header: bool, spec: _Spec) ->
         if header and names is None:
             names = [f.strip() for f in fields]
             width = len(names)
-            as_name = lambda c: names[c] if isinstance(c, int) and -len(names) <= c < len(names) else c  # noqa: E731
+
+            def as_name(c: Column, names: list[str] = names) -> Column:
+                return names[c] if isinstance(c, int) and -len(names) <= c < len(names) else c
+
             spec = spec.renamed(as_name)
             if spec.text is None:
                 found = [k for k in _TEXT_KEYS if k in names]
@@ -298,12 +301,12 @@ def _row_of(value: Any, default_id: int, line: int | None, *, spec: _Spec) -> Ro
             return BadRow(line=line, reason="a bare string, but text_column was given")
         return Row(id=default_id, text=value, line=line) if value.strip() else BadRow(line=line, reason="empty text")
     if isinstance(value, tuple) and len(value) == 2 and spec.text is None:
-        ident, text = value
-        if not isinstance(ident, int | str) or isinstance(ident, bool):
-            return BadRow(line=line, reason=f"an id must be an int or a string, got {type(ident).__name__}")
-        if not isinstance(text, str) or not text.strip():
-            return BadRow(line=line, reason="empty text" if isinstance(text, str) else "the text is not a string")
-        return Row(id=ident, text=text, line=line)
+        given, plain = value
+        if not isinstance(given, int | str) or isinstance(given, bool):
+            return BadRow(line=line, reason=f"an id must be an int or a string, got {type(given).__name__}")
+        if not isinstance(plain, str) or not plain.strip():
+            return BadRow(line=line, reason="empty text" if isinstance(plain, str) else "the text is not a string")
+        return Row(id=given, text=plain, line=line)
     if not isinstance(value, dict):
         return BadRow(line=line, reason=f"expected an object with a text field, got {type(value).__name__}")
     columns = spec.text

@@ -259,7 +259,8 @@ def test_bad_tasks_scores_and_inputs_fail_before_loading(tmp_path, body, match):
 
 
 def test_task_options_are_checked_against_the_folders_task(t5_folder, tmp_path):
-    ok = f'[model]\npath = "{t5_folder}"\n' + DATA + '[[attribution]]\nmethod = "lime"\nparams = { max_new_tokens = 3 }\n'
+    ok = (f'[model]\npath = "{t5_folder}"\n' + DATA
+          + '[[attribution]]\nmethod = "lime"\nparams = { max_new_tokens = 3 }\n')
     assert Pipeline.from_toml(_write(tmp_path, ok)).attributions[0].params == {"max_new_tokens": 3}
     bad = ok.replace("max_new_tokens = 3", 'roles = ["user"]')
     with pytest.raises(PipelineError, match=r"does not take roles; .*\(on task 'seq2seq'\)"):
