@@ -294,6 +294,13 @@ class Explainer:
         with self.adapter.evaluating(), tokenizer_state_kept(self.adapter.tokenizer):
             items = self.task.prepare(inputs, targets=per_target, contrasts=per_contrast, granularity=self.granularity)
             _check_items(self.task, items, len(inputs))
+            if score.needs_foil:
+                missing = [i for i, item in enumerate(items) if any(t.foil is None for t in item.targets)]
+                if missing:
+                    raise InputError(
+                        f"score {score.name!r} compares each target with a foil, but input(s) {missing[:5]} have no "
+                        "contrast: give a contrast for every input, or explain those inputs in another call"
+                    )
             engine = Engine(self.task, score, batch_size=self.engine_params["batch_size"],
                             progress=self.engine_params["progress"], desc=self.method_name)
             if self.recipe.family == "perturbation":

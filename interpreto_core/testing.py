@@ -148,9 +148,9 @@ def make_tiny_classifier(tokenizer: Any, *, num_labels: int = 2, seed: int = 0) 
     from transformers import BertConfig, BertForSequenceClassification
 
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, num_labels=num_labels, max_position_embeddings=64,
-                        initializer_range=0.4)
+    config: Any = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                             intermediate_size=64, max_position_embeddings=64, initializer_range=0.4)
+    config.num_labels = num_labels  # a PretrainedConfig keyword the stubs of BertConfig do not list
     return BertForSequenceClassification(config).eval()
 
 
@@ -493,6 +493,7 @@ def check_score(cls: Any, **params: Any) -> None:
         again = score(logits.detach()[rows], target[rows], None if foil is None else foil[rows])
         assert torch.allclose(again, out.detach()[rows], atol=1e-5), "a row's score must read only that row's logits"
         if needs_foil:
+            assert foil is not None
             other = (foil + 1) % 7
             other = torch.where(other == target, (other + 1) % 7, other)
             assert not torch.allclose(score(logits.detach(), target, other), out.detach()), (

@@ -150,7 +150,7 @@ def collect_activations(
         raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
     adapter = split.adapter
     encodings = [adapter.encode(t) for t in texts]
-    per_text = [_units(e, granularity, adapter.kind) for e in encodings]
+    per_text = [_units(e, granularity, split.kind) for e in encodings]
     counts = np.array([len(g) for g, _, _ in per_text])
     if counts.sum() == 0:
         raise InputError(f"the texts have no {granularity} units")

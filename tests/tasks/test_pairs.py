@@ -78,3 +78,9 @@ def test_pair_errors_name_the_task(classifier, tokenizer, causal_lm):
         interpreto_core.explain(classifier, tokenizer, "fine", method="occlusion", targets=[[1]], contrast=[[0, 2]])
     with pytest.raises(InputError, match="score 'contrast' compares the target with a foil"):
         interpreto_core.explain(classifier, tokenizer, "fine", method="occlusion", score="contrast")
+
+
+def test_a_contrast_for_some_inputs_only_is_refused(classifier, tokenizer):
+    with pytest.raises(InputError, match=r"input\(s\) \[1\] have no contrast"):
+        interpreto_core.explain(classifier, tokenizer, ["good", "bad"], method="occlusion", targets=1,
+                                contrast=[2, None])
