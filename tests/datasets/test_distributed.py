@@ -48,9 +48,9 @@ def ray_session():
     ray = pytest.importorskip("ray")
     if os.environ.get("INTERPRETO_RAY_TESTS") != "1":
         pytest.skip("the Ray end-to-end test takes minutes here: set INTERPRETO_RAY_TESTS=1 to run it")
-    import ray.cloudpickle
+    cloudpickle = pytest.importorskip("ray.cloudpickle")
 
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests/
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests/
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=100 * 1024**2)
     yield ray
     ray.shutdown()

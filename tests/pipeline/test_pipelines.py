@@ -39,7 +39,7 @@ def test_example_pipelines_run(example, model_folder, tmp_path):
     assert set(data["explanations"]) == {s.name for s in pipeline.attributions}
     for step in pipeline.attributions:
         assert f"<h3>{step.name}</h3>" in html
-    for name, metrics in result.metrics.items():
+    for metrics in result.metrics.values():
         assert set(metrics) == {m.name for m in pipeline.metrics}
         for name_, m in metrics.items():
             assert math.isfinite(m.mean) and math.isfinite(m.random_mean)
@@ -56,7 +56,8 @@ def test_example_pipelines_run(example, model_folder, tmp_path):
 
 def test_invalid_concept_step(tmp_path):
     body = MODEL + DATA + '[[concepts]]\nlearner = "nmff"\n'
-    with pytest.raises(PipelineError, match=r"concepts\[0\].learner: unknown dictionary_learner 'nmff'; available: nmf"):
+    with pytest.raises(PipelineError,
+                       match=r"concepts\[0\].learner: unknown dictionary_learner 'nmff'; available: nmf"):
         _validate(tmp_path, body)
     body = MODEL + DATA + '[[concepts]]\nlearner = "nmf"\nmetrics = ["deletion"]\n'
     with pytest.raises(PipelineError, match="is an attribution metric"):
