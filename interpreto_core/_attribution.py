@@ -59,7 +59,7 @@ def resolve_task(registry: Registry, model: Any, name: str | None = None) -> Any
             if rec.obj.claims(model):
                 claimed = rec
                 break
-        except Exception as exc:  # a broken claims() must not hide the other tasks
+        except Exception as exc:  # noqa: BLE001 - a broken third-party claims() must not hide the other tasks
             import warnings
 
             warnings.warn(f"task {rec.qualified_name!r} failed to claim the model: {type(exc).__name__}: {exc}",
@@ -281,7 +281,9 @@ class Explainer:
         rec = resolve_score(self.registry, self._score_request, self.task, contrast)
         score = as_score(build_part(rec.obj, {}, kind="score", name=rec.name), rec.name)
         if score.needs_foil and contrast is None:
-            raise InputError(f"score {rec.name!r} compares the target with a foil: pass contrast=<class or continuation>")
+            raise InputError(
+                f"score {rec.name!r} compares the target with a foil: pass contrast=<class or continuation>"
+            )
         return score
 
     # -- public -----------------------------------------------------------------------------------
@@ -294,19 +296,32 @@ class Explainer:
         with self.adapter.evaluating(), tokenizer_state_kept(self.adapter.tokenizer):
             items = self.task.prepare(inputs, targets=per_target, contrasts=per_contrast, granularity=self.granularity)
             _check_items(self.task, items, len(inputs))
-            if score.needs_foil:
-                missing = [i for i, item in enumerate(items) if any(t.foil is None for t in item.targets)]
-                if missing:
-                    raise InputError(
-                        f"score {score.name!r} compares each target with a foil, but input(s) {missing[:5]} have no "
-                        "contrast: give a contrast for every input, or explain those inputs in another call"
-                    )
-            engine = Engine(self.task, score, batch_size=self.engine_params["batch_size"],
-                            progress=self.engine_params["progress"], desc=self.method_name)
-            if self.recipe.family == "perturbation":
-                results = self._run_perturbation(engine, items)
-            else:
-                results = self._run_gradient(engine, items)
+            return self._explain_items(items, score)
+
+    def explain_items(self, items: Sequence[TaskItem]) -> list[Explanation]:
+        """Explain task items that are already prepared — e.g. ``[e.to_item() for e in explanations]``
+        to re-run a method on exactly the same tokens and targets (the sensitivity metric does)."""
+        items = list(items)
+        _check_items(self.task, items, len(items))
+        has_foil = any(t.foil is not None for item in items for t in item.targets)
+        score = self._score(True if has_foil else None)
+        with self.adapter.evaluating():
+            return self._explain_items(items, score)
+
+    def _explain_items(self, items: list[TaskItem], score: Score) -> list[Explanation]:
+        if score.needs_foil:
+            missing = [i for i, item in enumerate(items) if any(t.foil is None for t in item.targets)]
+            if missing:
+                raise InputError(
+                    f"score {score.name!r} compares each target with a foil, but input(s) {missing[:5]} have no "
+                    "contrast: give a contrast for every input, or explain those inputs in another call"
+                )
+        engine = Engine(self.task, score, batch_size=self.engine_params["batch_size"],
+                        progress=self.engine_params["progress"], desc=self.method_name)
+        if self.recipe.family == "perturbation":
+            results = self._run_perturbation(engine, items)
+        else:
+            results = self._run_gradient(engine, items)
         self.forward_calls, self.forward_rows = engine.forward_calls, engine.rows
         params = self.parameters | {"score": score.name}
         return [Explanation.from_item(item, scores, extras, method=self.method_name, parameters=params,

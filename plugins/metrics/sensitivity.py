@@ -104,16 +104,12 @@ class Sensitivity:
         ratios = np.zeros((len(explanations), self.n_samples))
         for indices in groups.values():
             first = explanations[indices[0]]
-            texts = [explanations[i].input if explanations[i].input is not None else explanations[i].text
-                     for i in indices]
-            targets = [_targets_of(explanations[i]) for i in indices]
-            foils = [_foils_of(explanations[i]) for i in indices]
-            contrast = None if all(f is None for f in foils) else foils
+            group = [items[i].item for i in indices]  # the very tokens and targets explained
             for s in range(self.n_samples):
                 noisy = noisy_cls(adapter, radius=self.radius, seed=self.seed + s)
                 explainer = Explainer(noisy, method=first.method, granularity=first.granularity, task=first.task,
                                       **_engine_params(first.parameters))
-                for i, again in zip(indices, explainer.explain(texts, targets, contrast), strict=True):
+                for i, again in zip(indices, explainer.explain_items(group), strict=True):
                     ratios[i, s] = _relative_change(explanations[i].scores, again.scores, items[i].visible)
         rng = np.random.default_rng([self.seed, 7])
         random_values = []
@@ -133,15 +129,6 @@ class Sensitivity:
 def _engine_params(parameters: dict[str, Any]) -> dict[str, Any]:
     """The explanation's recorded parameters, less provenance, as Explainer keywords."""
     return {k: v for k, v in parameters.items() if k not in ("parts", "progress")} | {"progress": False}
-
-
-def _targets_of(expl: Any) -> list[int]:
-    return [t.index for t in expl.targets]
-
-
-def _foils_of(expl: Any) -> list[int] | None:
-    foils = [t.foil for t in expl.targets]
-    return None if any(f is None for f in foils) else foils
 
 
 def _relative_change(phi: np.ndarray, again: np.ndarray, visible: np.ndarray) -> float:
