@@ -226,7 +226,9 @@ def explain_dataset(
         Texts per engine call and per write to disk (what an interruption can lose at most).
     resume:
         If ``out`` exists, keep its finished records and explain only the rest. A partial last
-        line left by a crash is discarded. The run's settings must match the recorded ones.
+        line left by a crash is discarded. The run's settings must match the recorded ones
+        (``<out>.meta.json``); recorded settings that cannot be read refuse the resume.
+        One process writes ``out`` at a time: while a run holds ``<out>.lock`` another refuses.
     overwrite:
         Start ``out`` over (when ``resume=False``).
     text_column, id_column, target_column, format, header, pair_columns, contrast_column:
@@ -264,7 +266,6 @@ def explain_dataset(
         for name, own in specs.items()
     }
     meta = run_meta(specs, granularity, params, task=task, contrast=contrast)
-    store = open_store(out, meta=meta, resume=resume, overwrite=overwrite)
     bad: list[BadRow] = []
     failures: list[tuple[Any, str, str]] = []
     explained = already = written = 0
@@ -275,6 +276,7 @@ def explain_dataset(
                   contrast_column=contrast_column),
         bad,
     )
+    store = open_store(out, meta=meta, resume=resume, overwrite=overwrite)  # locked until the block ends
     with store, tqdm(total=count_rows(source), desc="explain", unit="text", dynamic_ncols=True,
                      disable=None if progress is None else not progress) as bar:
         done = store.done()

@@ -8,6 +8,13 @@ written: a resumed run skips them and so never writes a text twice.
 * :class:`JsonlStore` — one JSON object per line (``.jsonl``).
 * :class:`ParquetStore` — a folder of Parquet parts (``.parquet``), one per chunk, each written
   to a temporary name and renamed into place (needs ``pyarrow``).
+
+One writer at a time: :func:`open_store` takes an exclusive, non-blocking ``flock`` on
+``<out>.lock`` (next to ``out``, holding the writer's pid) for as long as the store is open; a
+second writer refuses at once, naming ``out`` and the holder's pid. The lock is the kernel's, so
+it goes with the process however that ends (exception, kill, crash): no stale lock to clean up.
+A run's settings (``<out>.meta.json``, or ``interpreto-run.json`` in a Parquet folder) that
+cannot be read or have the wrong shape make a resume refuse: they are never taken as absent.
 """
 
 from __future__ import annotations
@@ -21,9 +28,67 @@ from typing import Any
 
 from .._errors import InputError
 
-__all__ = ["JsonlStore", "ParquetStore", "open_store", "record_key", "read_records"]
+__all__ = ["JsonlStore", "ParquetStore", "OutputLock", "open_store", "record_key", "read_records"]
 
 META = "interpreto-run.json"
+
+
+class OutputLock:
+    """An exclusive ``flock`` on ``<out>.lock``, taken without waiting; :meth:`release` (or the
+    process's end, however it ends) lets it go. The lock file holds the holder's pid."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.path = out.with_name(out.name + ".lock")
+        self._fd: int | None = None
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: no advisory locks, one writer is on trust
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = _read_pid(fd)
+                os.close(fd)
+                who = f"pid {holder}" if holder else "another process"
+                raise InputError(
+                    f"{str(out)!r} is being written by {who} (it holds {str(self.path)!r}); "
+                    "wait for that run to end, or write to another output"
+                ) from None
+            try:  # the file may have been removed by a holder releasing it after we opened it: retry
+                same = os.path.samestat(os.fstat(fd), os.stat(self.path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            os.unlink(self.path)  # while still held: a waiting opener sees another inode and retries
+        except OSError:
+            pass
+        os.close(fd)
+
+    def __del__(self) -> None:
+        self.release()
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
 
 
 def record_key(ident: Any, method: str) -> tuple[str, str]:
@@ -44,14 +109,47 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _check_meta(meta_path: Path, meta: dict[str, Any], *, resume: bool) -> None:
-    """Refuse to resume a run whose settings differ from this one's."""
-    if resume and meta_path.exists():
-        try:
-            old = json.loads(meta_path.read_text(encoding="utf-8"))
-        except ValueError:
-            old = None
-        if old is not None and old != json.loads(json.dumps(meta)):
+def _read_meta(meta_path: Path, out: Path) -> dict[str, Any]:
+    """The recorded settings of a run; ``InputError`` when they cannot be read or verified."""
+
+    def refuse(why: str) -> InputError:
+        return InputError(
+            f"cannot verify the settings of the run in {str(out)!r}: {str(meta_path)!r} {why}; "
+            f"delete {str(out)!r} and {str(meta_path)!r} to start over, or pass another out"
+        )
+
+    try:
+        old = json.loads(meta_path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise refuse(f"is unreadable ({type(exc).__name__}: {str(exc)[:120]})") from None
+    if not isinstance(old, dict):
+        raise refuse(f"holds a {type(old).__name__}, not an object")
+    types = {"format": int, "granularity": str, "methods": dict, "task": str}
+    for key, kind in types.items():
+        if key in old and (not isinstance(old[key], kind) or isinstance(old[key], bool)):
+            raise refuse(f"has {key!r} of type {type(old[key]).__name__}, expected {kind.__name__}")
+    for key in ("format", "granularity", "methods"):
+        if key not in old:
+            raise refuse(f"lacks {key!r}")
+    if not all(isinstance(v, dict) for v in old["methods"].values()):
+        raise refuse("has a method whose parameters are not an object")
+    return old
+
+
+def _check_meta(meta_path: Path, meta: dict[str, Any], *, resume: bool, out: Path, has_records: bool) -> None:
+    """Refuse to resume a run whose settings differ from this one's or cannot be verified.
+
+    Settings are checked only when there are records to resume (``has_records``): a run that
+    never wrote one has nothing its settings could contradict.
+    """
+    if resume and has_records:
+        if not meta_path.exists():
+            raise InputError(
+                f"{str(out)!r} holds records but no {meta_path.name}: its settings cannot be verified; "
+                "write to another output (or pass overwrite=True with resume=False)"
+            )
+        old = _read_meta(meta_path, out)
+        if old != json.loads(json.dumps(meta)):
             diff = sorted(k for k in set(old) | set(meta) if old.get(k) != json.loads(json.dumps(meta.get(k))))
             raise InputError(
                 f"{str(meta_path)!r} records a run with other settings ({', '.join(diff)} differ); "
@@ -65,16 +163,19 @@ def _check_meta(meta_path: Path, meta: dict[str, Any], *, resume: bool) -> None:
 class JsonlStore:
     """Records appended to a JSON Lines file."""
 
+    _lock: OutputLock | None = None
+
     def __init__(self, path: Path, *, meta: dict[str, Any], resume: bool) -> None:
         self.path = path
         self.meta_path = path.with_name(path.name + ".meta.json")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if resume and path.exists() and path.stat().st_size and not self.meta_path.exists():
+        has_records = path.exists() and path.stat().st_size > 0
+        if resume and has_records and not self.meta_path.exists():
             raise InputError(
                 f"{str(path)!r} exists but has no {self.meta_path.name}: it was not written by explain_dataset; "
                 "write to another output"
             )
-        _check_meta(self.meta_path, meta, resume=resume)
+        _check_meta(self.meta_path, meta, resume=resume, out=path, has_records=has_records)
         self._done: set[tuple[str, str]] = set()
         self.discarded_partial = False
         if resume and path.exists():
@@ -130,6 +231,7 @@ class JsonlStore:
 
     def close(self) -> None:
         self._file.close()
+        _release(self)
 
     def __enter__(self) -> JsonlStore:
         return self
@@ -140,6 +242,8 @@ class JsonlStore:
 
 class ParquetStore:
     """Records written as Parquet parts in a folder; the explanation is a JSON string column."""
+
+    _lock: OutputLock | None = None
 
     def __init__(self, path: Path, *, meta: dict[str, Any], resume: bool) -> None:
         try:
@@ -156,7 +260,8 @@ class ParquetStore:
         if not resume:
             for part in path.glob("part-*.parquet"):
                 part.unlink()
-        _check_meta(self.meta_path, meta, resume=resume)
+        has_records = any(path.glob("part-*.parquet"))
+        _check_meta(self.meta_path, meta, resume=resume, out=path, has_records=has_records)
         for tmp in path.glob(".part-*.tmp"):
             tmp.unlink()  # an interrupted write never became a part
             self.discarded_partial = True
@@ -215,7 +320,7 @@ class ParquetStore:
         return len(rows)
 
     def close(self) -> None:
-        pass
+        _release(self)
 
     def __enter__(self) -> ParquetStore:
         return self
@@ -232,12 +337,25 @@ def open_store(
     suffix = path.suffix.lower()
     if suffix not in (".jsonl", ".parquet"):
         raise InputError(f"out must end in .jsonl or .parquet, got {str(path)!r}")
-    if path.exists() and not resume and not overwrite:
-        raise InputError(
-            f"{str(path)!r} already exists; pass resume=True to finish that run, or overwrite=True to start over"
-        )
-    cls = JsonlStore if suffix == ".jsonl" else ParquetStore
-    return cls(path, meta=meta, resume=resume)
+    lock = OutputLock(path)  # before anything of out is read or changed
+    try:
+        if path.exists() and not resume and not overwrite:
+            raise InputError(
+                f"{str(path)!r} already exists; pass resume=True to finish that run, or overwrite=True to start over"
+            )
+        cls = JsonlStore if suffix == ".jsonl" else ParquetStore
+        store = cls(path, meta=meta, resume=resume)
+    except BaseException:
+        lock.release()
+        raise
+    store._lock = lock
+    return store
+
+
+def _release(store: Any) -> None:
+    lock = getattr(store, "_lock", None)
+    if lock is not None:
+        lock.release()
 
 
 def read_records(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
