@@ -54,7 +54,8 @@ def main() -> None:
     def batches():
         enc = [adapter.encode(t).input_ids for t in texts]
         order = sorted(range(len(enc)), key=lambda i: len(enc[i]))
-        return [split.inputs([enc[i] for i in order[s : s + args.batch_size]]) for s in range(0, len(order), args.batch_size)]
+        return [split.inputs([enc[i] for i in order[s : s + args.batch_size]])
+                for s in range(0, len(order), args.batch_size)]
 
     prepared = batches()
 

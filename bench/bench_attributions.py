@@ -33,7 +33,8 @@ METHODS = (
     "occlusion", "lime", "kernel_shap", "sobol", "saliency", "input_x_gradient", "integrated_gradients",
     "smoothgrad", "vargrad", "squaregrad", "gradient_shap",
 )
-GRADIENT = {"saliency", "input_x_gradient", "integrated_gradients", "smoothgrad", "vargrad", "squaregrad", "gradient_shap"}
+GRADIENT = {"saliency", "input_x_gradient", "integrated_gradients", "smoothgrad", "vargrad", "squaregrad",
+            "gradient_shap"}
 # Equal budgets for every library.
 N_SAMPLES = {"lime": 200, "kernel_shap": 200, "sobol": 16, "smoothgrad": 20, "vargrad": 20, "squaregrad": 20,
              "gradient_shap": 20}
@@ -127,7 +128,7 @@ def time_floor(model: Any, embeds: list[Any], spec: dict[str, Any], batch_size: 
 
 
 # -- the three libraries -----------------------------------------------------------------------------
-def make_ours(model: Any, tok: Any, method: str, batch_size: int, ctx: dict[str, Any]):  # noqa: ANN201
+def make_ours(model: Any, tok: Any, method: str, batch_size: int, ctx: dict[str, Any]):
     from interpreto_core import Explainer
 
     params: dict[str, Any] = {}
@@ -146,7 +147,7 @@ def make_ours(model: Any, tok: Any, method: str, batch_size: int, ctx: dict[str,
     return run
 
 
-def make_captum(model: Any, tok: Any, method: str, batch_size: int, ctx: dict[str, Any]):  # noqa: ANN201
+def make_captum(model: Any, tok: Any, method: str, batch_size: int, ctx: dict[str, Any]):
     """captum on the embeddings: word feature masks for perturbation methods, token x hidden for gradients."""
     import torch
     from captum import attr
@@ -164,7 +165,7 @@ def make_captum(model: Any, tok: Any, method: str, batch_size: int, ctx: dict[st
             emb = emb_layer(ids)
         return emb, torch.ones_like(ids), torch.tensor(ctx["groups"][text], device=device)
 
-    def per_text(fn):  # noqa: ANN001, ANN202
+    def per_text(fn):
         def run(texts: list[str], targets: list[int]) -> list[Any]:
             return [fn(text, t) for text, t in zip(texts, targets, strict=True)]
 
@@ -253,7 +254,7 @@ def make_captum(model: Any, tok: Any, method: str, batch_size: int, ctx: dict[st
     return per_text(one)
 
 
-def make_interpreto(model: Any, tok: Any, method: str, batch_size: int, ctx: dict[str, Any]):  # noqa: ANN201
+def make_interpreto(model: Any, tok: Any, method: str, batch_size: int, ctx: dict[str, Any]):
     """interpreto 0.5.2 at word granularity (its default), logits, same budgets."""
     import torch
     from interpreto import attributions as ia
@@ -388,7 +389,8 @@ def machine() -> str:
     except OSError:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}")
 
 
 def versions(python: str) -> dict[str, str]:

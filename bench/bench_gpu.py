@@ -36,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_attributions import CallCounter, make_captum, make_ours, text_spec  # noqa: E402
+from bench_attributions import CallCounter, make_captum, make_ours, text_spec
 
 BUDGETS = {"lime": {"n_samples": 200}, "integrated_gradients": {"n_steps": 50}}
 
@@ -162,8 +162,9 @@ def main() -> None:
         p.requires_grad_(False)
     texts = [t for t, _ in load_sst2(split="dev")[: args.n_texts]]
     spec = text_spec(model, tok, texts)
-    env = {"gpu": torch.cuda.get_device_name() if args.device == "cuda" else None, "torch": torch.__version__, "transformers": transformers.__version__,
-           "batch_size": args.batch_size, "tf32": torch.backends.cuda.matmul.allow_tf32}
+    env = {"gpu": torch.cuda.get_device_name() if args.device == "cuda" else None, "torch": torch.__version__,
+           "transformers": transformers.__version__, "batch_size": args.batch_size,
+           "tf32": torch.backends.cuda.matmul.allow_tf32}
     print(json.dumps(env), flush=True)
     methods, ways = [m for m in args.methods.split(",") if m], [w for w in args.ways.split(",") if w]
     results = bench_attributions(model, tok, spec, args.batch_size, methods, ways)

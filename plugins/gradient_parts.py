@@ -19,7 +19,7 @@ class PlainGradient:
     def __init__(self, multiply_by_inputs: bool = False) -> None:
         self.multiply_by_inputs = multiply_by_inputs
 
-    def plan(self, inputs, baseline, *, generator) -> GradientPlan:  # noqa: ANN001 - torch is lazy
+    def plan(self, inputs, baseline, *, generator) -> GradientPlan:
         import torch
 
         return GradientPlan(
@@ -42,7 +42,7 @@ class NoisyGradient:
             raise InputError(f"noise_level must be >= 0, got {noise_level!r}")
         self.n_samples, self.noise_level, self.multiply_by_inputs = n_samples, noise_level, multiply_by_inputs
 
-    def plan(self, inputs, baseline, *, generator) -> GradientPlan:  # noqa: ANN001
+    def plan(self, inputs, baseline, *, generator) -> GradientPlan:
         import torch
 
         sigma = self.noise_level * float(inputs.max() - inputs.min())
@@ -55,7 +55,7 @@ class NoisyGradient:
         )
 
 
-def _products(plan: GradientPlan, grads):  # noqa: ANN001, ANN202
+def _products(plan: GradientPlan, grads):
     if plan.multipliers is None:
         return grads
     return grads * plan.multipliers.float().cpu()[:, None]
@@ -66,7 +66,7 @@ class WeightedMean:
 
     input = "gradient"
 
-    def aggregate(self, plan: GradientPlan, grads):  # noqa: ANN001, ANN201
+    def aggregate(self, plan: GradientPlan, grads):
         w = plan.weights.float().cpu().reshape(-1, 1, 1, 1)
         return (w * _products(plan, grads)).sum(0)
 
@@ -76,7 +76,7 @@ class Variance:
 
     input = "gradient"
 
-    def aggregate(self, plan: GradientPlan, grads):  # noqa: ANN001, ANN201
+    def aggregate(self, plan: GradientPlan, grads):
         return _products(plan, grads).var(0, unbiased=False)
 
 
@@ -85,7 +85,7 @@ class SquareMean:
 
     input = "gradient"
 
-    def aggregate(self, plan: GradientPlan, grads):  # noqa: ANN001, ANN201
+    def aggregate(self, plan: GradientPlan, grads):
         return (_products(plan, grads) ** 2).mean(0)
 
 

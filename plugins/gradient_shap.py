@@ -20,7 +20,7 @@ class BaselineDistribution:
             raise InputError(f"noise_level must be >= 0, got {noise_level!r}")
         self.n_samples, self.noise_level = n_samples, noise_level
 
-    def plan(self, inputs, baseline, *, generator) -> GradientPlan:  # noqa: ANN001 - torch is lazy
+    def plan(self, inputs, baseline, *, generator) -> GradientPlan:
         import torch
 
         sigma = self.noise_level * float(inputs.max() - inputs.min())

@@ -39,7 +39,7 @@ class StraightLinePath:
             raise InputError(f"n_steps must be a positive integer, got {n_steps!r}")
         self.n_steps, self.quadrature = n_steps, quadrature
 
-    def plan(self, inputs, baseline, *, generator) -> GradientPlan:  # noqa: ANN001 - torch is lazy
+    def plan(self, inputs, baseline, *, generator) -> GradientPlan:
         import torch
 
         alphas, weights = quadrature_rule(self.n_steps, self.quadrature)

@@ -129,7 +129,8 @@ class NonNegativeLearner(DictionaryLearner):
     def encode(self, x: Any) -> torch.Tensor:
         x = self._prepare(self._input(x))
         return fista_codes(
-            x, self.components, alpha=self.alpha_codes, nonnegative=self.nonnegative_codes, n_iter=self.encode_iterations
+            x, self.components, alpha=self.alpha_codes, nonnegative=self.nonnegative_codes,
+            n_iter=self.encode_iterations
         )
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:

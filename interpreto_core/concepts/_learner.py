@@ -282,7 +282,9 @@ class DictionaryLearner:
 
     def _assert_fitted(self) -> None:
         if not self.fitted:
-            raise InputError(f"the {self.name or type(self).__name__} learner is not fitted: call fit(activations) first")
+            raise InputError(
+                f"the {self.name or type(self).__name__} learner is not fitted: call fit(activations) first"
+            )
 
     def _input(self, x: Any) -> torch.Tensor:
         """Check an encode input: fitted learner, ``(N, H)`` with the fitted ``H``."""

@@ -21,7 +21,8 @@ def concept_section(out_dir: Path, *, n_texts: int = N_TEXTS, n_concepts: int = 
     model = AutoModel.from_pretrained(path).eval()
     tokenizer = AutoTokenizer.from_pretrained(path)
     texts = [t for t, _ in load_ag_news()[:n_texts]]
-    step = {"split": -1, "granularity": "word", "learner": "nmf", "params": {"n_concepts": n_concepts, "signed": "relu", "max_iter": 100},
+    step = {"split": -1, "granularity": "word", "learner": "nmf",
+            "params": {"n_concepts": n_concepts, "signed": "relu", "max_iter": 100},
             "interpreters": ["topk_inputs"]}
     html, _ = run_concept_step(step, model=model, tokenizer=tokenizer, texts=texts, out_dir=out_dir,
                                key="demo_concepts")

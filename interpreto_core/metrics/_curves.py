@@ -34,7 +34,8 @@ class OrderCurves:
         ref = max(xs, key=len)
 
         def stack(curves: list[np.ndarray]) -> np.ndarray:
-            return np.stack([c if len(x) == len(ref) else np.interp(ref, x, c) for x, c in zip(xs, curves, strict=True)])
+            return np.stack([c if len(x) == len(ref) else np.interp(ref, x, c)
+                             for x, c in zip(xs, curves, strict=True)])
 
         return ref, stack(self.method[i]), stack(self.random[i])
 
@@ -86,7 +87,8 @@ def order_curves(
         mode = items[0].task.metric_score
     jobs: list[MaskJob] = []
     xs: list[list[np.ndarray]] = []
-    layout: list[list[tuple[int, list[int] | tuple[np.ndarray, float], int]]] = []  # per item, per target: (method job, random jobs, full job)
+    # per item, per target: (method job, random jobs, full job)
+    layout: list[list[tuple[int, list[int] | tuple[np.ndarray, float], int]]] = []
     for k, item in enumerate(items):
         xs.append([])
         layout.append([])

@@ -39,5 +39,6 @@ class BatchTopKSAE(SAELearner):
 
 @hookimpl
 def interpreto_register_dictionary_learner(register):
-    register(BatchTopKSAE, name="batchtopk_sae", summary="BatchTopK sparse autoencoder: k active codes per row on average.",
+    register(BatchTopKSAE, name="batchtopk_sae",
+             summary="BatchTopK sparse autoencoder: k active codes per row on average.",
              reference="Bussmann, Leask & Nanda, BatchTopK sparse autoencoders, 2024")

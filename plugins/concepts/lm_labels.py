@@ -90,7 +90,7 @@ class LMLabels:
             req = urllib.request.Request(self.endpoint.rstrip("/") + "/chat/completions", data=body,
                                          headers={"Content-Type": "application/json",
                                                   **({"Authorization": f"Bearer {key}"} if key else {})})
-            with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - the user's endpoint
+            with urllib.request.urlopen(req, timeout=60) as resp:
                 labels.append(json.load(resp)["choices"][0]["message"]["content"])
         return labels
 
@@ -112,4 +112,5 @@ class LMLabels:
 @hookimpl
 def interpreto_register_interpreter(register):
     register(LMLabels, name="lm_labels",
-             summary="Short concept labels written by a local causal LM (SmolLM2 by default) or an OpenAI-compatible API.")
+             summary="Short concept labels written by a local causal LM (SmolLM2 by default) "
+                     "or an OpenAI-compatible API.")

@@ -43,7 +43,9 @@ class NMF(NonNegativeLearner):
         if self.signed == "shift":
             return (x - self.offset).clamp_min(0)
         if float(x.min()) < 0:
-            raise InputError("NMF (signed='error') cannot encode negative activations; refit with signed='relu' or 'shift'")
+            raise InputError(
+                "NMF (signed='error') cannot encode negative activations; refit with signed='relu' or 'shift'"
+            )
         return x
 
     def _fit(self, a, *, progress=None):

@@ -84,4 +84,5 @@ class TopKInputs:
 
 @hookimpl
 def interpreto_register_interpreter(register):
-    register(TopKInputs, name="topk_inputs", summary="Top-k activating inputs of a concept, as whole words with context.")
+    register(TopKInputs, name="topk_inputs",
+             summary="Top-k activating inputs of a concept, as whole words with context.")

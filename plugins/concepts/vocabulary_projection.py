@@ -59,7 +59,8 @@ class VocabularyProjection:
             logits = d[chosen] @ w.T  # (c, V)
             top = logits.topk(self.k, dim=1)
         for row, c in enumerate(chosen):
-            words = tuple((tok.decode([int(i)]), float(v)) for v, i in zip(top.values[row], top.indices[row]))
+            words = tuple((tok.decode([int(i)]), float(v))
+                          for v, i in zip(top.values[row], top.indices[row], strict=True))
             out.append(ConceptInterpretation(concept=c, method="vocabulary_projection", words=words))
         return out
 

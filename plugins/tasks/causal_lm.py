@@ -89,7 +89,9 @@ class CausalLM(Task):
         enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
         ids = list(enc["input_ids"])
         if len(ids) > self.adapter.max_length:
-            raise self.input_error(f"the rendered chat has {len(ids)} tokens, more than the model's {self.adapter.max_length}")
+            raise self.input_error(
+                f"the rendered chat has {len(ids)} tokens, more than the model's {self.adapter.max_length}"
+            )
         offsets = [tuple(o) for o in enc["offset_mapping"]]
         owner = [next((k for s, e, k in ranges if s <= o[0] and o[1] <= e and o[1] > o[0]), None) for o in offsets]
         special = [k is None for k in owner]
@@ -125,7 +127,8 @@ class CausalLM(Task):
         )
 
     def prepare(self, inputs, *, targets, contrasts, granularity):
-        return [self._item(raw, tgt, foil, granularity) for raw, tgt, foil in zip(inputs, targets, contrasts, strict=True)]
+        return [self._item(raw, tgt, foil, granularity)
+                for raw, tgt, foil in zip(inputs, targets, contrasts, strict=True)]
 
     def _item(self, raw: Any, tgt: Any, foil: Any, granularity: str) -> TaskItem:
         text, prompt_ids, prompt_elements, segments = self._prompt(raw, granularity)
@@ -141,7 +144,9 @@ class CausalLM(Task):
             foils = list(f)
         ids = prompt_ids + cont
         if len(ids) > self.adapter.max_length:
-            raise self.input_error(f"prompt + continuation is {len(ids)} tokens, more than the model's {self.adapter.max_length}")
+            raise self.input_error(
+                f"prompt + continuation is {len(ids)} tokens, more than the model's {self.adapter.max_length}"
+            )
         p = len(prompt_ids)
         labels = [self.adapter.token_label(t) for t in cont]
         elements = Elements(

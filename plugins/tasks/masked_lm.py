@@ -178,4 +178,5 @@ class MaskedLM(Task):
 @hookimpl
 def interpreto_register_task(register):
     register(MaskedLM, name="masked_lm",
-             summary="Masked LMs (*ForMaskedLM, fill-mask): a text with mask tokens -> the score of a token at each mask.")
+             summary="Masked LMs (*ForMaskedLM, fill-mask): a text with mask tokens -> the score of a token "
+                     "at each mask.")

@@ -88,8 +88,11 @@ class QuestionAnswering(Task):
         try:
             enc = tok(question, context, return_offsets_mapping=True, truncation="only_second",
                       max_length=adapter.max_length, split_special_tokens=True)
-        except Exception as exc:  # the question alone is longer than the model's maximum
-            raise self.input_error(f"cannot fit the question and the context in {adapter.max_length} tokens: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - the fast tokenizer raises a bare Exception ("Truncation error: ...")
+            # the question alone is longer than the model's maximum
+            raise self.input_error(
+                f"cannot fit the question and the context in {adapter.max_length} tokens: {exc}"
+            ) from None
         truncated = len(tok(question, context, split_special_tokens=True)["input_ids"]) > len(enc["input_ids"])
         seq = enc.sequence_ids()
         ids = list(enc["input_ids"])
@@ -228,8 +231,8 @@ class QuestionAnswering(Task):
                 if len(f) == 1:
                     f = f * len(spans)
                 if len(f) != len(spans):
-                    raise self.input_error(f"contrast has {len(f)} spans for {len(spans)} targets: give one, or one per "
-                                           "target")
+                    raise self.input_error(f"contrast has {len(f)} spans for {len(spans)} targets: "
+                                           "give one, or one per target")
                 foils = list(f)
             tgts = []
             for (s, e, span, answer), fo in zip(spans, foils, strict=True):
@@ -263,7 +266,8 @@ class QuestionAnswering(Task):
         kwargs: dict[str, Any] = {"inputs_embeds": batch.inputs_embeds, "attention_mask": batch.attention_mask}
         if any("token_type_ids" in item.layout for item in batch.items):
             kwargs["token_type_ids"] = self._token_types(
-                [(batch.items[i].layout, start, n) for i, start, n in batch.segments], tuple(batch.attention_mask.shape))
+                [(batch.items[i].layout, start, n) for i, start, n in batch.segments],
+                tuple(batch.attention_mask.shape))
         out = self.model(**kwargs)
         pad = batch.attention_mask == 0
         width = batch.target.shape[1]

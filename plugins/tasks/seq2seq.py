@@ -84,7 +84,8 @@ class Seq2Seq(Task):
         raise self.input_error(f"a {what} is a target text, a list of token ids, or None to generate; got {tgt!r:.60}")
 
     def prepare(self, inputs, *, targets, contrasts, granularity):
-        return [self._item(raw, tgt, foil, granularity) for raw, tgt, foil in zip(inputs, targets, contrasts, strict=True)]
+        return [self._item(raw, tgt, foil, granularity)
+                for raw, tgt, foil in zip(inputs, targets, contrasts, strict=True)]
 
     def _item(self, raw: Any, tgt: Any, foil: Any, granularity: str) -> TaskItem:
         if not isinstance(raw, str):

@@ -65,7 +65,8 @@ class SequenceClassification(Task):
         if not a.strip() or not b.strip():
             raise self.input_error("both texts of a pair must be non-empty")
         if not adapter.is_fast:
-            raise self.input_error("text pairs need a fast tokenizer (AutoTokenizer.from_pretrained(..., use_fast=True))")
+            raise self.input_error("text pairs need a fast tokenizer "
+                                   "(AutoTokenizer.from_pretrained(..., use_fast=True))")
         enc = self.tokenizer(a, b, return_offsets_mapping=True, truncation=True, max_length=adapter.max_length,
                              split_special_tokens=True)
         full = self.tokenizer(a, b, split_special_tokens=True)
@@ -114,7 +115,8 @@ class SequenceClassification(Task):
                 if len(f) == 1:
                     f = f * len(classes)
                 if len(f) != len(classes):
-                    raise self.input_error(f"contrast has {len(f)} classes for {len(classes)} targets: give one, or one per target")
+                    raise self.input_error(f"contrast has {len(f)} classes for {len(classes)} targets: "
+                                           "give one, or one per target")
                 foils = list(f)
             tgts = [Target(index=c, label=labels[c], foil=fo, foil_label=None if fo is None else labels[fo])
                     for c, fo in zip(classes, foils, strict=True)]

@@ -46,7 +46,9 @@ class TokenClassification(Task):
         labels = self.labels()
         if isinstance(label, str):
             if label not in labels:
-                raise self.input_error(f"{what} label {label!r} is not a label of the model; labels: {', '.join(labels)}")
+                raise self.input_error(
+                    f"{what} label {label!r} is not a label of the model; labels: {', '.join(labels)}"
+                )
             return labels.index(label)
         if not _is_int(label) or not 0 <= int(label) < len(labels):
             raise self.input_error(
@@ -63,7 +65,8 @@ class TokenClassification(Task):
 
         if is_pair(target):
             pairs = [target]
-        elif isinstance(target, Sequence) and not isinstance(target, str) and target and all(is_pair(p) for p in target):
+        elif (isinstance(target, Sequence) and not isinstance(target, str) and target
+              and all(is_pair(p) for p in target)):
             pairs = list(target)
         else:
             raise self.input_error(
@@ -74,7 +77,8 @@ class TokenClassification(Task):
         for e, label in pairs:
             if not 0 <= int(e) < n_elements:
                 raise self.input_error(
-                    f"target element {int(e)} is out of range: the input has {n_elements} elements (0..{n_elements - 1})"
+                    f"target element {int(e)} is out of range: "
+                    f"the input has {n_elements} elements (0..{n_elements - 1})"
                 )
             out.append((int(e), label))
         return out
@@ -114,8 +118,10 @@ class TokenClassification(Task):
         items = []
         for i, ((enc, elements), raw, foil) in enumerate(zip(encoded, inputs, contrasts, strict=True)):
             firsts = [min(g) for g in elements.token_groups]
-            ids_labels = [(e, int(predicted[i][firsts[e]].argmax()) if label is None else self._label_id(label, "target"))
-                          for e, label in pairs[i]]
+            ids_labels = [
+                (e, int(predicted[i][firsts[e]].argmax()) if label is None else self._label_id(label, "target"))
+                for e, label in pairs[i]
+            ]
             foils: list[int | None] = [None] * len(ids_labels)
             if foil is not None:
                 many = isinstance(foil, Sequence) and not isinstance(foil, str)

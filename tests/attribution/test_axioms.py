@@ -151,10 +151,11 @@ def test_variance_and_square_methods_are_nonnegative(classifier, tokenizer, meth
 
 @pytest.mark.parametrize("method", ["saliency", "input_x_gradient", "integrated_gradients", "smoothgrad"])
 def test_word_scores_are_sums_of_token_scores(classifier, tokenizer, method):
-    token = interpreto_core.explain(classifier, tokenizer, TEXT + " unbelievably", method=method, granularity="token")[0]
-    word = interpreto_core.explain(classifier, tokenizer, TEXT + " unbelievably", method=method, granularity="word")[0]
+    text = TEXT + " unbelievably"
+    token = interpreto_core.explain(classifier, tokenizer, text, method=method, granularity="token")[0]
+    word = interpreto_core.explain(classifier, tokenizer, text, method=method, granularity="word")[0]
     ad = ModelAdapter(classifier, tokenizer)
-    enc = ad.encode(TEXT + " unbelievably")
+    enc = ad.encode(text)
     words = enc.elements("word")
     tok_index = {group[0]: i for i, group in enumerate(enc.elements("token").token_groups)}
     expected = [sum(token.scores[0][tok_index[t]] for t in g) for g in words.token_groups]

@@ -112,7 +112,7 @@ def test_bad_texts(classifier, causal_lm, tokenizer):
         with pytest.raises(InputError, match="empty text"):
             ad.encode(bad)
     with pytest.raises(InputError, match="must be strings"):
-        ad.encode(3)  # type: ignore[arg-type]
+        ad.encode(3)
     long_text = "word " * 200
     with pytest.warns(UserWarning, match="truncated to the model's maximum of 64 tokens"):
         enc = ad.encode(long_text)

@@ -75,7 +75,8 @@ def _imports(name: str) -> list[tuple[str, bool, int]]:
             for value in node.value.values:
                 if isinstance(value, ast.Constant) and isinstance(value.value, str) and value.value.startswith("."):
                     found.append((f"{package}{value.value}", None, True, node.lineno))
-    own_packages = {".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)} | ({name} if is_pkg else set())
+    own_packages = ({".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)}
+                    | ({name} if is_pkg else set()))
     out = []
     for mod, attr, deferred, line in found:
         if mod != PKG and not mod.startswith(PKG + "."):

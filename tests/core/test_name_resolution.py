@@ -46,7 +46,8 @@ def test_a_recipe_uses_its_own_plugins_part_when_another_plugin_has_the_same_nam
         reg.add_plugin(_sliding_plugin("one", 1), name="one")
         reg.add_plugin(_sliding_plugin("two", 2), name="two")
     for plugin, width in (("one", 1), ("two", 2)):
-        expl = interpreto_core.Explainer(classifier, tokenizer, method=f"{plugin}_sliding", registry=reg)("a fine day")[0]
+        explainer = interpreto_core.Explainer(classifier, tokenizer, method=f"{plugin}_sliding", registry=reg)
+        expl = explainer("a fine day")[0]
         assert expl.extras["width"] == width
         assert expl.parameters["parts"]["perturbator"] == f"{plugin}:sliding_window"
     # a bare name outside a recipe of its plugin is ambiguous, and the error names both

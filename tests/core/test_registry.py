@@ -62,7 +62,9 @@ def test_every_builtin_is_its_own_entry_point():
     ],
     ids=["import-error", "wrong-signature", "registers-garbage", "unknown-hook"],
 )
-def test_broken_plugin_warns_with_name_distribution_version_and_others_load(install_fake, good_plugin, source, expected):
+def test_broken_plugin_warns_with_name_distribution_version_and_others_load(
+    install_fake, good_plugin, source, expected
+):
     install_fake("broken-dist", {"broken": source}, version="9.8.7")
     install_fake("good-dist", {"good": good_plugin.format(name="good_masks")})
     reg, caught = _load()

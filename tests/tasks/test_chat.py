@@ -30,7 +30,7 @@ def chat_tokenizer(tokenizer):
 
 def test_only_user_words_are_elements(causal_lm, chat_tokenizer):
     expl = interpreto_core.explain(causal_lm, chat_tokenizer, CHAT, method="occlusion", targets=" paris")[0]
-    prompt = [e for e, g in zip(expl.elements, expl.generated) if not g]
+    prompt = [e for e, g in zip(expl.elements, expl.generated, strict=True) if not g]
     assert prompt == ["What", "is", "the", "capital", "of", "France", "?"]
     assert expl.input == CHAT and expl.text.startswith("<|system|> You are a helpful")
     assert set(expl.segments[: len(prompt)]) == {1}  # message 1 (the user's)
@@ -65,7 +65,7 @@ def test_template_and_system_tokens_are_never_masked(causal_lm, chat_tokenizer):
 def test_roles_choose_the_explained_messages(causal_lm, chat_tokenizer):
     expl = interpreto_core.explain(causal_lm, chat_tokenizer, CHAT, method="occlusion", targets=" paris",
                                    roles=("system", "user"))[0]
-    prompt = [e for e, g in zip(expl.elements, expl.generated) if not g]
+    prompt = [e for e, g in zip(expl.elements, expl.generated, strict=True) if not g]
     assert prompt[:3] == ["You", "are", "a"] and prompt[-1] == "?"
     assert set(expl.segments[: len(prompt)]) == {0, 1}
 
@@ -98,4 +98,5 @@ def test_lm_contrast_is_the_difference_of_two_occlusions(causal_lm, tokenizer):
     np.testing.assert_allclose(both.scores, a.scores - b.scores, atol=1e-5)
     assert both.targets[0].foil_label == "lyon"
     with pytest.raises(InputError, match="same number of tokens"):
-        interpreto_core.explain(causal_lm, tokenizer, prompt, method="occlusion", targets=" paris", contrast=" new york")
+        interpreto_core.explain(causal_lm, tokenizer, prompt, method="occlusion", targets=" paris",
+                                contrast=" new york")

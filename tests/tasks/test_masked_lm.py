@@ -115,9 +115,11 @@ def test_logits_to_keep_gives_the_same_scores(masked_lm, tokenizer):
 def test_bad_input_names_the_task(masked_lm, tokenizer):
     run = lambda text, **kw: interpreto_core.explain(masked_lm, tokenizer, text, method="occlusion", **kw)  # noqa: E731
     with pytest.raises(InputError, match=r"task 'masked_lm': the text 'Paris is nice.' contains no mask token "
-                                         r"'\[MASK\]'.*\(an input of this task is a text containing the tokenizer's mask"):
+                                         r"'\[MASK\]'.*\(an input of this task is a text "
+                                         r"containing the tokenizer's mask"):
         run("Paris is nice.")
-    with pytest.raises(InputError, match=r"task 'masked_lm': target 'capital city' is 2 tokens \(\['capital', 'city'\]\)"):
+    with pytest.raises(InputError,
+                       match=r"task 'masked_lm': target 'capital city' is 2 tokens \(\['capital', 'city'\]\)"):
         run(ONE, targets="capital city")
     with pytest.raises(InputError, match="the text has 2 mask tokens: give a list of 2 targets"):
         run(TWO, targets="capital")

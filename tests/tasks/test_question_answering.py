@@ -64,7 +64,8 @@ def test_given_spans_map_characters_to_tokens(qa_model, tokenizer):
     assert [t.info["span"] for t in expl.targets] == [list(s) for s in spans] and expl.scores.shape[0] == 2
     # a span inside a token's characters still picks that token
     inner = interpreto_core.explain(qa_model, tokenizer, PAIR, method="occlusion", targets=[(paris + 1, paris + 3)])[0]
-    assert (inner.targets[0].index, inner.targets[0].info["end"]) == (expl.targets[0].index, expl.targets[0].info["end"])
+    assert ((inner.targets[0].index, inner.targets[0].info["end"])
+            == (expl.targets[0].index, expl.targets[0].info["end"]))
 
 
 @pytest.mark.parametrize("score", ["logit", "log_probability", "probability"])

@@ -163,7 +163,8 @@ def test_contrast_is_the_difference_of_two_occlusions(seq2seq, tokenizer):
     (item,) = explainer.task.prepare([SOURCE], targets=[TARGET], contrasts=[None], granularity="word")
     import attrs
 
-    swapped = attrs.evolve(item, targets=[attrs.evolve(t, index=f) for t, f in zip(item.targets, foil_ids)])
+    swapped = attrs.evolve(item, targets=[attrs.evolve(t, index=f)
+                                          for t, f in zip(item.targets, foil_ids, strict=True)])
     from interpreto_core._engine import Engine, MaskJob
 
     engine = Engine(explainer.task, explainer._score(None))

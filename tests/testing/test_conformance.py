@@ -65,7 +65,8 @@ def test_builtin_aggregators_conform(record):
 @pytest.mark.parametrize("record", _parts("attribution"), ids=lambda r: r.name)
 def test_builtin_recipes_conform(record):
     registry = interpreto_core.get_registry()
-    accepted = {p for kind, name in record.obj.part_names() for p in registry.get(kind, name, prefer=record.plugin).params}
+    accepted = {p for kind, name in record.obj.part_names()
+                for p in registry.get(kind, name, prefer=record.plugin).params}
     small = {k: v for k, v in {"n_samples": 16, "n_steps": 4}.items() if k in accepted}
     check_attribution(record.obj, **small)  # no registry=: the built-ins alone, found by identity
 
@@ -109,7 +110,8 @@ def test_builtin_scores_conform(record):
 def test_builtin_tasks_conform(classifier, causal_lm, tokenizer):
     check_task(_get("task", "sequence_classification"), classifier, tokenizer,
                ["A fine, moving film.", ("A man sleeps.", "Nobody is asleep here")])
-    check_task(_get("task", "sequence_classification"), classifier, tokenizer, ["a text", "another"], targets=[2, [0, 1]])
+    check_task(_get("task", "sequence_classification"), classifier, tokenizer, ["a text", "another"],
+               targets=[2, [0, 1]])
     check_task(_get("task", "causal_lm"), causal_lm, tokenizer, ["Once upon a time", "The cat"], max_new_tokens=3)
     check_task(_get("task", "causal_lm"), causal_lm, tokenizer, ["The weather is"], targets=[" sunny today"])
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-HOSTILE = "<script>document.title='pwned';document.body.setAttribute('data-pwned','1')</script> bleak \" onmouseover=x &amp; desperate"
+HOSTILE = ("<script>document.title='pwned';document.body.setAttribute('data-pwned','1')</script> bleak \" "
+           "onmouseover=x &amp; desperate")
 HOSTILE_IMG = "great <img src=x onerror=\"document.title='pwned'\"> film"
 
 

@@ -109,7 +109,9 @@ class SentenceSimilarity(Task):
     def prepare(self, inputs, *, targets, contrasts, granularity):
         for tgt in targets:
             if not _is_cosine(tgt):
-                raise self.input_error(f"the only target is the cosine similarity (None, 0 or 'cosine'), got {tgt!r:.60}")
+                raise self.input_error(
+                    f"the only target is the cosine similarity (None, 0 or 'cosine'), got {tgt!r:.60}"
+                )
         if any(c is not None for c in contrasts):
             raise self.input_error("a cosine similarity has one target and no foil: leave contrast unset")
         encoded = [self._encode(raw, granularity) for raw in inputs]
