@@ -51,6 +51,7 @@ class PluginRecord:
     status: str  # "loaded" | "failed" | "disabled"
     error: str | None = None
     parts: tuple[str, ...] = ()  # "kind:name" of each registered part
+    load_seconds: float | None = None  # time to import the entry point (None: not imported, or programmatic)
 
     def to_json(self) -> dict[str, Any]:
         return attrs.asdict(self, recurse=False) | {"parts": list(self.parts)}

@@ -7,11 +7,13 @@ import contextvars
 import importlib.metadata as md
 import os
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
 from typing import Any
 
+import attrs
 import pluggy
 
 from . import hookspecs
@@ -34,6 +36,78 @@ def _env_list(name: str) -> set[str] | None:
     if not raw:
         return None
     return {item.strip() for item in raw.split(",") if item.strip()}
+
+
+BUILTIN_DISTRIBUTION = "interpreto-core"
+SLOW_PLUGIN_SECONDS = 2.0
+
+
+def _slow_threshold() -> float:
+    """Seconds an entry point may take to import before it is reported (``INTERPRETO_SLOW_PLUGIN_SECONDS``)."""
+    raw = os.environ.get("INTERPRETO_SLOW_PLUGIN_SECONDS", "").strip()
+    if not raw:
+        return SLOW_PLUGIN_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0 or value == float("inf"):
+        warnings.warn(f"INTERPRETO_SLOW_PLUGIN_SECONDS must be a number of seconds >= 0, got {raw!r}; "
+                      f"using {SLOW_PLUGIN_SECONDS}", PluginWarning, stacklevel=3)
+        return SLOW_PLUGIN_SECONDS
+    return value
+
+
+def _warn_if_slow(identity: str, module: str, dist: str | None, seconds: float, threshold: float) -> None:
+    if seconds > threshold:
+        warnings.warn(
+            f"interpreto plugin {identity!r} ({module}, from {dist or 'no distribution'}) took {seconds:.1f} s "
+            f"to import (more than {threshold:g} s; INTERPRETO_SLOW_PLUGIN_SECONDS sets the limit)",
+            PluginWarning,
+            stacklevel=3,
+        )
+
+
+def _dist_name(ep: md.EntryPoint) -> str | None:
+    dist = getattr(ep, "dist", None)
+    return dist.metadata["Name"] if dist is not None else None
+
+
+def _identities(eps: Iterable[md.EntryPoint]) -> list[tuple[md.EntryPoint, str]]:
+    """Each entry point with the plugin name it is loaded under.
+
+    Entry-point names are not unique across distributions. The built-in distribution keeps the
+    plain name (then the first distribution by name); every other entry point with that name is
+    loaded as ``name@distribution``, and a warning names both distributions. No plugin replaces
+    or blocks another by choosing its name.
+    """
+    by_name: dict[str, list[md.EntryPoint]] = {}
+    for ep in eps:
+        group = by_name.setdefault(ep.name, [])
+        # the same distribution seen twice on sys.path is one plugin, not a collision
+        if not any(_dist_name(o) == _dist_name(ep) and o.value == ep.value for o in group):
+            group.append(ep)
+    out: list[tuple[md.EntryPoint, str]] = []
+    for name in sorted(by_name):
+        group = sorted(by_name[name], key=lambda e: (_dist_name(e) != BUILTIN_DISTRIBUTION, _dist_name(e) or "",
+                                                     e.value))
+        taken: set[str] = {name}
+        out.append((group[0], name))
+        for ep in group[1:]:
+            identity = base = f"{name}@{_dist_name(ep) or ep.value}"
+            n = 2
+            while identity in taken:
+                identity, n = f"{base}#{n}", n + 1
+            taken.add(identity)
+            out.append((ep, identity))
+            warnings.warn(
+                f"interpreto plugin name {name!r} is used by both {_dist_name(group[0]) or group[0].value} and "
+                f"{_dist_name(ep) or ep.value}: the first is loaded as {name!r}, the second as {identity!r} "
+                f"(its parts are named '{identity}:PART')",
+                PluginWarning,
+                stacklevel=3,
+            )
+    return out
 
 
 def _strict_default() -> bool:
@@ -70,25 +144,33 @@ class Registry:
         disable_set = set(disable) if disable is not None else (_env_list("INTERPRETO_DISABLE_PLUGINS") or set())
         strict = _strict_default() if strict is None else strict
         loaded: list[str] = []
-        for ep in sorted(md.entry_points(group=group), key=lambda e: e.name):
+        slow = _slow_threshold()
+        for ep, identity in _identities(md.entry_points(group=group)):
             dist = getattr(ep, "dist", None)
             dist_name = dist.metadata["Name"] if dist is not None else None
             version = dist.version if dist is not None else None
-            names = {ep.name} | ({dist_name} if dist_name else set())
+            names = {identity} | ({dist_name} if dist_name else set())
             if (only_set is not None and not names & only_set) or names & disable_set:
-                self._plugins[ep.name] = PluginRecord(
-                    name=ep.name, module=ep.value, distribution=dist_name, version=version, status="disabled"
+                self._plugins[identity] = PluginRecord(
+                    name=identity, module=ep.value, distribution=dist_name, version=version, status="disabled"
                 )
                 continue
+            start = time.perf_counter()
             try:
                 module = ep.load()
             except BaseException as exc:  # SystemExit too: a plugin must not end the host
                 if isinstance(exc, KeyboardInterrupt):
                     raise
-                self._fail(ep.name, ep.value, dist_name, version, exc, strict)
+                seconds = time.perf_counter() - start
+                _warn_if_slow(identity, ep.value, dist_name, seconds, slow)
+                self._fail(identity, ep.value, dist_name, version, exc, strict)
+                self._plugins[identity] = attrs.evolve(self._plugins[identity], load_seconds=seconds)
                 continue
-            record = self.add_plugin(module, name=ep.name, distribution=dist_name, version=version, strict=strict,
+            seconds = time.perf_counter() - start
+            _warn_if_slow(identity, ep.value, dist_name, seconds, slow)
+            record = self.add_plugin(module, name=identity, distribution=dist_name, version=version, strict=strict,
                                      check_recipes=False)
+            self._plugins[record.name] = record = attrs.evolve(record, load_seconds=seconds)
             if record.status == "loaded":
                 loaded.append(record.name)
         # Recipes may name parts of plugins loaded after theirs: check them once all are in.

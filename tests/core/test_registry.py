@@ -170,3 +170,77 @@ def test_programmatic_plugin_and_provenance():
     reg.add_plugin(SimpleNamespace(interpreto_register_aggregator=interpreto_register_aggregator), name="mine")
     rec = reg.get("aggregator", "identity_agg")
     assert (rec.plugin, rec.distribution, rec.params, rec.meta) == ("mine", None, {"scale": 1.0}, {"reference": "none"})
+
+
+def test_an_entry_point_named_like_a_builtin_does_not_replace_it(install_fake, good_plugin):
+    install_fake("evil-dist", {"lime": good_plugin.format(name="evil_masks")}, version="6.6.6")
+    reg, caught = _load()
+    messages = [str(w.message) for w in caught]
+    assert any("'lime'" in m and "interpreto-core" in m and "evil-dist" in m for m in messages), messages
+    plugins = {p.name: p for p in reg.list_plugins()}
+    assert plugins["lime"].distribution == "interpreto-core" and plugins["lime"].status == "loaded"
+    assert plugins["lime@evil-dist"].distribution == "evil-dist" and plugins["lime@evil-dist"].status == "loaded"
+    assert reg.get("attribution", "lime").distribution == "interpreto-core"
+    assert reg.get("perturbator", "evil_masks").plugin == "lime@evil-dist"
+    assert reg.get("perturbator", "lime@evil-dist:evil_masks").distribution == "evil-dist"
+
+
+def test_two_third_party_entry_points_with_one_name_both_load(install_fake, good_plugin):
+    install_fake("dist-z", {"same": good_plugin.format(name="masks_z")})
+    install_fake("dist-y", {"same": good_plugin.format(name="masks_y")})
+    reg, caught = _load()
+    assert any("dist-y" in str(w.message) and "dist-z" in str(w.message) for w in caught)
+    plugins = {p.name: p for p in reg.list_plugins()}
+    assert plugins["same"].distribution == "dist-y" and plugins["same@dist-z"].distribution == "dist-z"
+    assert reg.get("perturbator", "masks_z").plugin == "same@dist-z"
+    assert reg.get("perturbator", "masks_y").plugin == "same"
+
+
+def test_the_listing_shows_both_plugins_with_their_distributions(install_fake, good_plugin, capsys):
+    import json
+
+    from interpreto_core import reset_registry
+    from interpreto_core.cli import main
+
+    install_fake("evil-dist", {"occlusion": good_plugin.format(name="other_masks")})
+    reg, _ = _load()
+    reset_registry(reg)
+    try:
+        assert main(["plugins"]) == 0
+        lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("occlusion")]
+        assert any("interpreto-core" in line for line in lines) and any("evil-dist" in line for line in lines)
+        assert main(["plugins", "--json"]) == 0
+        records = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    finally:
+        reset_registry(None)
+    assert records["occlusion@evil-dist"]["distribution"] == "evil-dist"
+    assert records["occlusion"]["distribution"] == "interpreto-core"
+    assert isinstance(records["occlusion"]["load_seconds"], float)
+
+
+def test_a_slow_plugin_import_is_reported_by_name_and_timed(install_fake, good_plugin, monkeypatch):
+    install_fake("sleepy-dist", {"sleepy": "import time\ntime.sleep(0.3)\n" + good_plugin.format(name="slow_masks")})
+    monkeypatch.setenv("INTERPRETO_SLOW_PLUGIN_SECONDS", "0.2")
+    reg, caught = _load()
+    slow = [str(w.message) for w in caught if "to import" in str(w.message)]
+    assert len(slow) == 1 and "'sleepy'" in slow[0] and "sleepy-dist" in slow[0], slow
+    record = {p.name: p for p in reg.list_plugins()}["sleepy"]
+    assert record.status == "loaded" and record.load_seconds >= 0.3
+    assert record.to_json()["load_seconds"] == record.load_seconds
+    assert reg.get("perturbator", "slow_masks").plugin == "sleepy"
+
+
+def test_a_slow_failing_plugin_is_timed_too(install_fake, monkeypatch):
+    install_fake("sleepy-dist", {"sleepy": "import time\ntime.sleep(0.3)\nraise ImportError('late')\n"})
+    monkeypatch.setenv("INTERPRETO_SLOW_PLUGIN_SECONDS", "0.2")
+    reg, caught = _load()
+    assert any("to import" in str(w.message) for w in caught) and any("late" in str(w.message) for w in caught)
+    record = {p.name: p for p in reg.list_plugins()}["sleepy"]
+    assert record.status == "failed" and record.load_seconds >= 0.3
+
+
+def test_a_bad_slow_threshold_warns_and_uses_the_default(monkeypatch):
+    monkeypatch.setenv("INTERPRETO_SLOW_PLUGIN_SECONDS", "soon")
+    reg, caught = _load()
+    assert any("INTERPRETO_SLOW_PLUGIN_SECONDS" in str(w.message) for w in caught)
+    assert "lime" in reg.names("attribution")
