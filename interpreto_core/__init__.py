@@ -6,6 +6,8 @@ first access, so that listing plugins and methods stays fast.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
 from ._errors import (
     AmbiguousNameError,
     InputError,
@@ -22,6 +24,14 @@ from ._registry import PluginWarning, Registry, get_registry, list_methods, list
 from .hookspecs import hookimpl
 
 __version__ = "0.1.0"
+
+if _TYPE_CHECKING:  # the lazily loaded names (below), for type checkers
+    from ._adapters import Encoding, ModelAdapter, Target
+    from ._attribution import Explainer, explain
+    from ._elements import Elements
+    from ._explanation import Explanation
+    from .dataset import explain_dataset
+    from .metrics import CurveResult, MetricResult, evaluate
 
 _LAZY = {
     "explain": "._attribution",
