@@ -9,6 +9,7 @@ that cannot be read (bad UTF-8, bad JSON, wrong number of fields, missing or emp
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -112,17 +113,51 @@ def _format_of(path: Path, format: str | None) -> str:
     return fmt
 
 
+def _utf8_error(exc: UnicodeDecodeError, offset: int) -> str:
+    at = offset + exc.start
+    return f"not valid UTF-8 ({exc.reason} at byte {exc.start} of the line, byte offset {at} in the file)"
+
+
 def _decoded_lines(path: Path, bad: list[BadRow], numbers: list[int]) -> Iterator[str]:
-    """The file's lines as text; an undecodable line becomes a BadRow and is left out."""
+    """The file's lines as text; an undecodable line becomes a BadRow (with its byte offset) and is left out."""
+    offset = 0
     with path.open("rb") as f:
         for n, raw in enumerate(f, start=1):
             try:
                 line = raw.decode("utf-8-sig" if n == 1 else "utf-8")
             except UnicodeDecodeError as exc:
-                bad.append(BadRow(line=n, reason=f"not valid UTF-8 ({exc.reason} at byte {exc.start})"))
+                bad.append(BadRow(line=n, reason=_utf8_error(exc, offset)))
+                offset += len(raw)
                 continue
+            offset += len(raw)
             numbers.append(n)
             yield line
+
+
+class _Lines:
+    """The decoded lines of a delimited file, for ``csv.reader``: remembers the lines (and their
+    numbers) of the record being read, and can be given lines back to read again."""
+
+    def __init__(self, path: Path, bad: list[BadRow]) -> None:
+        self._numbers: list[int] = []
+        self._source = _decoded_lines(path, bad, self._numbers)
+        self._again: list[tuple[int, str]] = []  # lines given back, the next one last
+        self.taken: list[tuple[int, str]] = []  # the lines of the current record
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self._again:
+            item = self._again.pop()
+        else:
+            text = next(self._source)
+            item = (self._numbers[-1], text)
+        self.taken.append(item)
+        return item[1]
+
+    def give_back(self, lines: list[tuple[int, str]]) -> None:
+        self._again.extend(reversed(lines))
 
 
 def _text_of(values: Any, columns: Sequence[Column], line: int | None, *, pair: bool = False
@@ -195,14 +230,34 @@ class _Spec:
                             id=opt(self.id), target=opt(self.target), contrast=opt(self.contrast))
 
 
+def _strictly(taken: list[tuple[int, str]], delimiter: str, fields: list[str] | None) -> bool:
+    """Whether a record's lines read under strict quoting as that one record (``fields``)."""
+    try:
+        return list(csv.reader(io.StringIO("".join(t for _, t in taken)), delimiter=delimiter, strict=True)) == [
+            fields
+        ]
+    except csv.Error:
+        return False
+
+
 def _read_delimited(path: Path, delimiter: str, *, header: bool, spec: _Spec) -> Iterator[Row | BadRow]:
+    """Rows of a CSV / TSV file.
+
+    A record may span several lines (a quoted field holding line breaks), but only if its lines
+    read under strict quoting as that one record: each closing quote followed by the delimiter or
+    the line end, and the file not ending inside quotes. Otherwise (a stray quote that swallowed
+    the lines after it, a field over the size limit) its first line is a bad row and the lines
+    after it are read again as rows of their own, so no row is lost into another's text.
+    """
     bad: list[BadRow] = []
-    numbers: list[int] = []
-    reader = csv.reader(_decoded_lines(path, bad, numbers), delimiter=delimiter)
+    lines = _Lines(path, bad)
+    kind = path.suffix[1:] or "csv"
+    reader = csv.reader(lines, delimiter=delimiter)
     names: list[str] | None = None
     width: int | None = None
     used = 0
     while True:
+        lines.taken = []
         try:
             fields = next(reader)
             error = None
@@ -210,12 +265,27 @@ def _read_delimited(path: Path, delimiter: str, *, header: bool, spec: _Spec) ->
             break
         except csv.Error as exc:
             fields, error = None, str(exc)
+        taken = lines.taken
+        used += 1
+        if header and names is None and (bad or (len(taken) > 1 and not _strictly(taken, delimiter, fields))
+                                         or error is not None):
+            what = bad[0] if bad else BadRow(line=taken[0][0] if taken else None, reason=error or "a stray quote")
+            raise InputError(f"the header of {str(path)!r} cannot be read ({what}): fix the file, or pass header=False")
+        if len(taken) > 1 and (error is not None or not _strictly(taken, delimiter, fields)):
+            yield from bad
+            bad.clear()
+            last = taken[-1][0]
+            why = error or "an unbalanced quote"
+            yield BadRow(line=taken[0][0], reason=(
+                f"a quoted field runs from line {taken[0][0]} to line {last} ({why}): a stray quote? "
+                f"this line is skipped; lines {taken[1][0]}-{last} are read as rows of their own"))
+            lines.give_back(taken[1:])
+            continue
         yield from bad
         bad.clear()
-        lines, used = numbers[used:], len(numbers)
-        line = lines[0] if lines else None
+        line = taken[0][0] if taken else None
         if error is not None:
-            yield BadRow(line=line, reason=f"unreadable {path.suffix[1:] or 'csv'} row: {error}")
+            yield BadRow(line=line, reason=f"unreadable {kind} row: {error}")
             continue
         assert fields is not None
         if not fields or (len(fields) == 1 and not fields[0].strip()):
@@ -290,7 +360,13 @@ def _read_jsonl(path: Path, *, spec: _Spec) -> Iterator[Row | BadRow]:
         except ValueError as exc:
             yield BadRow(line=line, reason=f"invalid JSON ({exc})")
             continue
-        yield _row_of(value, line, line, spec=spec)
+        except RecursionError:
+            yield BadRow(line=line, reason="JSON nested too deeply to read")
+            continue
+        try:
+            yield _row_of(value, line, line, spec=spec)
+        except RecursionError:  # pragma: no cover - a value json could read but not compare
+            yield BadRow(line=line, reason="JSON nested too deeply to read")
     yield from bad
 
 
