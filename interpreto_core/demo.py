@@ -24,7 +24,9 @@ PROMPT = "The capital of France is"
 def _log(msg: str) -> None:
     import sys
 
-    print(f"[interpreto demo] {msg}", file=sys.stderr, flush=True)
+    from ._safe_text import terminal
+
+    print(f"[interpreto demo] {terminal(msg)}", file=sys.stderr, flush=True)
 
 
 def _attribution_section(methods: Sequence[str], n_texts: int, out: Path) -> tuple[str, dict[str, Any]]:

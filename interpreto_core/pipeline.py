@@ -290,6 +290,7 @@ class Pipeline:
     def run(self, out_dir: str | Path | None = None, *, progress: bool | None = None) -> PipelineResult:
         """Load the model, run every step, write ``report.html``, ``results.json`` and plots into ``out_dir``."""
         from ._attribution import explain
+        from ._safe_text import html_text
         from .metrics import evaluate
         from .visualization import _page, page_body, plot_curves, report_html
 
@@ -341,7 +342,8 @@ class Pipeline:
                 concept_results.append(summary)
         seconds = time.perf_counter() - start
         report = out / "report.html"
-        footer = f'<p class="itp-meta">{len(texts)} texts, {seconds:.1f} s. Pipeline: {self.source}</p>'
+        footer = (f'<p class="itp-meta">{len(texts)} texts, {seconds:.1f} s. '
+                  f"Pipeline: {html_text(self.source)}</p>")
         report.write_text(_page(self.title, "".join(sections) + footer), encoding="utf-8")
         results = out / "results.json"
         results.write_text(json.dumps({

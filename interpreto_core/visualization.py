@@ -1,17 +1,17 @@
 """Views of explanations: self-contained HTML, a multi-method report page, curve plots, terminal colours.
 
 HTML is one file with inline CSS: no script, no CDN, no external font or image (plots are
-embedded as ``data:`` PNGs). Every piece of text that comes from the input, the model or the
-tokenizer goes through :func:`html.escape`, so an input like ``<script>alert(1)</script>`` shows
-as text and runs nothing. Colours follow a diverging scale centred at zero: blue for negative
-scores, white for zero, red for positive, saturated at the largest absolute score of the view
-(shown in the view's legend).
+embedded as ``data:`` PNGs). Every piece of text that comes from the input, the model, the
+tokenizer, a plugin or the caller (method names, labels, titles, file names) goes through
+:func:`interpreto_core._safe_text.html_text`, and every attribute value is double-quoted, so an
+input like ``<script>alert(1)</script>`` shows as text and runs nothing. Colours follow a
+diverging scale centred at zero: blue for negative scores, white for zero, red for positive,
+saturated at the largest absolute score of the view (shown in the view's legend).
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import io
 import math
 from collections.abc import Mapping, Sequence
@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+
+from ._safe_text import html_attr, html_text, terminal
 
 __all__ = [
     "explanation_html",
@@ -91,13 +93,9 @@ def _fmt(value: float) -> str:
 
 def _legend(vmax: float) -> str:
     return (
-        '<div class="itp-legend"><span>' + html.escape(_fmt(-vmax)) + '</span><span class="itp-bar"></span><span>'
-        + html.escape(_fmt(vmax)) + "</span><span>(blue: against the target, red: for it; white: 0)</span></div>"
+        '<div class="itp-legend"><span>' + html_text(_fmt(-vmax)) + '</span><span class="itp-bar"></span><span>'
+        + html_text(_fmt(vmax)) + "</span><span>(blue: against the target, red: for it; white: 0)</span></div>"
     )
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
 
 
 _WHITESPACE_SIGNS = str.maketrans({"\n": "⏎", "\r": "↵", "\t": "⇥", " ": "␣"})
@@ -122,8 +120,8 @@ def _highlighted_text(expl: Any, row: np.ndarray, vmax: float, limit: int | None
 
     def chip(e: int) -> str:
         title = f"{expl.elements[e]}: {_fmt(float(row[e]))}"
-        return (f'<span class="itp-el" style="{_css_color(float(row[e]), vmax)}" title="{_e(title)}">'
-                f"{_e(expl.elements[e])}</span>")
+        return (f'<span class="itp-el" style="{_css_color(float(row[e]), vmax)}" title="{html_attr(title)}">'
+                f"{html_text(expl.elements[e])}</span>")
 
     if any(s is None for s in spans):
         return " ".join(chip(e) for e in chosen)
@@ -133,15 +131,16 @@ def _highlighted_text(expl: Any, row: np.ndarray, vmax: float, limit: int | None
         if start < pos:  # overlapping spans (should not happen): show the element anyway
             out.append(chip(chosen[k]))
             continue
-        out.append(_e(expl.text[pos:start]))
+        out.append(html_text(expl.text[pos:start]))
         out.append(chip(chosen[k]))
         pos = end
-    out.append(_e(expl.text[pos:hi]))
+    out.append(html_text(expl.text[pos:hi]))
     return "".join(out)
 
 
 def _score_table(expl: Any, row: np.ndarray, n: int) -> str:
-    cells = "".join(f"<tr><td>{_e(expl.elements[e])}</td><td>{_e(_fmt(float(row[e])))}</td></tr>" for e in range(n))
+    cells = "".join(f"<tr><td>{html_text(expl.elements[e])}</td><td>{html_text(_fmt(float(row[e])))}</td></tr>"
+                    for e in range(n))
     return f"<details><summary>scores</summary><table><tr><th>element</th><th>score</th></tr>{cells}</table></details>"
 
 
@@ -168,7 +167,7 @@ def _segmented_text(expl: Any, row: np.ndarray, vmax: float) -> str:
         chips = _highlighted_text(expl, row, vmax, window=(start, end),
                                   keep=[e for e in range(len(expl.elements)) if segments[e] == s])
         name = names[s] if 0 <= s < len(names) else str(s)
-        lines.append(f'<div class="itp-seg"><b>{_e(name)}</b> {chips}</div>')
+        lines.append(f'<div class="itp-seg"><b>{html_text(name)}</b> {chips}</div>')
     return "".join(lines)
 
 
@@ -179,7 +178,7 @@ def _classifier_views(expl: Any) -> str:
         vmax = _vmax(row)
         views.append(
             '<div class="itp-view">'
-            f'<div class="itp-meta">target <b>{_e(_target_label(target))}</b></div>'
+            f'<div class="itp-meta">target <b>{html_text(_target_label(target))}</b></div>'
             f'<div class="itp-text">{_segmented_text(expl, row, vmax)}</div>'
             f"{_legend(vmax)}{_score_table(expl, row, len(expl.elements))}</div>"
         )
@@ -200,7 +199,7 @@ def _generation_view(expl: Any) -> str:
                             for t in range(len(expl.targets))], dtype=bool)
     vmax = _vmax(np.where(visible, scores, np.nan))
     head = "".join(
-        f'<th class="itp-col{" itp-gen" if generated[e] else ""}">{_e(_visible_token(expl.elements[e]))}</th>'
+        f'<th class="itp-col{" itp-gen" if generated[e] else ""}">{html_text(_visible_token(expl.elements[e]))}</th>'
         for e in range(len(expl.elements))
     )
     rows = []
@@ -212,14 +211,14 @@ def _generation_view(expl: Any) -> str:
                 continue
             v = float(scores[t, e])
             title = f"{expl.elements[e]} -> {target.label}: {_fmt(v)}"
-            cells.append(f'<td style="{_css_color(v, vmax)}" title="{_e(title)}">{_e(f"{v:.2g}")}</td>')
-        rows.append(f'<tr><th class="itp-gen">{_e(_visible_token(target.label))}</th>{"".join(cells)}</tr>')
+            cells.append(f'<td style="{_css_color(v, vmax)}" title="{html_attr(title)}">{html_text(f"{v:.2g}")}</td>')
+        rows.append(f'<tr><th class="itp-gen">{html_text(_visible_token(target.label))}</th>{"".join(cells)}</tr>')
     summed = np.where(visible[:, :n_prompt], scores[:, :n_prompt], 0.0).sum(0)
     score = getattr(expl, "score", None) or "log-probability"
     if expl.output_text is None and not any(generated):  # token-level targets of the input (tagging)
         return (
             '<div class="itp-view">'
-            f'<div class="itp-meta">each row explains one target ({_e(score)}) over the input\'s elements</div>'
+            f'<div class="itp-meta">each row explains one target ({html_text(score)}) over the input\'s elements</div>'
             f'<div class="itp-scroll"><table class="itp-matrix"><tr><th>target \\ element</th>{head}</tr>'
             f'{"".join(rows)}</table></div>{_legend(vmax)}</div>'
         )
@@ -227,9 +226,9 @@ def _generation_view(expl: Any) -> str:
     source, produced = ("source", "target") if getattr(expl, "task", None) == "seq2seq" else ("prompt", "generated")
     return (
         '<div class="itp-view">'
-        f'<div class="itp-text"><b>{source}</b> {_e(expl.text)}<br><b>{produced}</b> '
-        f'<span class="itp-gen">{_e(output)}</span></div>'
-        f'<div class="itp-meta">each row explains one {produced} token ({_e(score)}) over the '
+        f'<div class="itp-text"><b>{source}</b> {html_text(expl.text)}<br><b>{produced}</b> '
+        f'<span class="itp-gen">{html_text(output)}</span></div>'
+        f'<div class="itp-meta">each row explains one {produced} token ({html_text(score)}) over the '
         f"{source}'s elements and the tokens before it; hatched cells cannot influence that token</div>"
         f'<div class="itp-scroll"><table class="itp-matrix"><tr><th>{produced} \\ element</th>{head}</tr>'
         f'{"".join(rows)}</table></div>'
@@ -245,7 +244,7 @@ def explanation_fragment(expl: Any, *, heading: bool = True) -> str:
     task = getattr(expl, "task", None) or expl.model_kind
     score = f" · score: {expl.score}" if getattr(expl, "score", None) else ""
     meta = f"{expl.method} · {expl.granularity} elements · task: {task.replace('_', ' ')}{score}"
-    top = f'<h3>{_e(expl.method)}</h3><div class="itp-meta">{_e(meta)}</div>' if heading else ""
+    top = f'<h3>{html_text(expl.method)}</h3><div class="itp-meta">{html_text(meta)}</div>' if heading else ""
     token_level = any(t.position is not None for t in expl.targets) or any(expl.generated)
     body = _generation_view(expl) if token_level else _classifier_views(expl)
     return f"<div>{top}{body}</div>"
@@ -255,7 +254,7 @@ def _page(title: str, body: str) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head>"
+        f"<title>{html_text(title)}</title><style>{_CSS}</style></head>"
         f'<body><div class="itp">{body}</div></body></html>\n'
     )
 
@@ -288,7 +287,7 @@ def _metric_table(metrics: Mapping[str, Mapping[str, Any]]) -> str:
         if values:
             best[name] = max(values)
     head = "".join(
-        f"<th>{_e(n)} {'↑' if _direction(metrics, n) else '↓'}</th>" for n in names
+        f"<th>{html_text(n)} {'↑' if _direction(metrics, n) else '↓'}</th>" for n in names
     )
     rows = []
     for method, per in metrics.items():
@@ -300,8 +299,9 @@ def _metric_table(metrics: Mapping[str, Mapping[str, Any]]) -> str:
                 continue
             signed = r.mean if r.higher_is_better else -r.mean
             cls = ' class="itp-best"' if name in best and math.isclose(signed, best[name]) else ""
-            cells.append(f"<td{cls}>{r.mean:.3f} <span class=\"itp-rand\">(random {r.random_mean:.3f})</span></td>")
-        rows.append(f"<tr><th>{_e(method)}</th>{''.join(cells)}</tr>")
+            cells.append(f'<td{cls}>{html_text(f"{r.mean:.3f}")} <span class="itp-rand">'
+                         f'(random {html_text(f"{r.random_mean:.3f}")})</span></td>')
+        rows.append(f"<tr><th>{html_text(method)}</th>{''.join(cells)}</tr>")
     return f"<table><tr><th>method</th>{head}</tr>{''.join(rows)}</table>"
 
 
@@ -313,7 +313,7 @@ def _direction(metrics: Mapping[str, Mapping[str, Any]], name: str) -> bool:
 
 
 def _png_tag(png: bytes, alt: str) -> str:
-    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
+    return f'<img alt="{html_attr(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
 
 
 def report_html(
@@ -338,7 +338,7 @@ def report_html(
     n_texts = {len(v) for v in explanations.values()}
     if len(n_texts) > 1:
         raise ValueError(f"every method must explain the same texts; got {sorted(n_texts)} explanations")
-    parts = [f"<h1>{_e(title)}</h1>"]
+    parts = [f"<h1>{html_text(title)}</h1>"]
     if metrics:
         parts.append("<h2>Faithfulness metrics</h2>"
                      '<div class="itp-meta">mean over texts; the random-order baseline in grey; '
@@ -355,7 +355,7 @@ def report_html(
             expl = explanations[m][i]
             if expl.text != first.text:
                 raise ValueError(f"text {i} differs between methods {methods[0]!r} and {m!r}")
-            cells.append(f'<div><h3>{_e(m)}</h3>{explanation_fragment(expl, heading=False)}</div>')
+            cells.append(f'<div><h3>{html_text(m)}</h3>{explanation_fragment(expl, heading=False)}</div>')
         parts.append(f'<div class="itp-grid">{"".join(cells)}</div>')
     return _page(title, "".join(parts))
 
@@ -437,14 +437,14 @@ def plot_curves(results: Sequence[Any], *, path: str | Path | None = None, title
 
 
 # -- terminal -----------------------------------------------------------------------------------
-def _printable(s: str) -> str:
+def _printable(s: Any) -> str:
     """Control characters (ESC included) shown escaped, so a token cannot drive the terminal."""
-    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in s)
+    return terminal(s)
 
 
 def explanation_terminal(expl: Any, *, color: bool = True) -> str:
     """The explanation as terminal text: elements on 24-bit background colours (or ``[score]`` tags)."""
-    lines = [f"{_printable(expl.method)} · {expl.granularity} · {_printable(expl.text)[:80]}"]
+    lines = [f"{_printable(expl.method)} · {_printable(expl.granularity)} · {_printable(expl.text)[:80]}"]
     if expl.model_kind == "causal_lm" and expl.output_text is not None:
         lines.append(f"  generated: {_printable(expl.output_text)}")
     generated = expl.generated or (False,) * len(expl.elements)

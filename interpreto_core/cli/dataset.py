@@ -44,6 +44,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def run_command(args: argparse.Namespace) -> int:
     from .._errors import InputError
     from .._loading import task_of_folder
+    from .._safe_text import terminal
 
     columns = args.text_column if args.text_column is None or len(args.text_column) > 1 else args.text_column[0]
     header = not args.no_header
@@ -82,9 +83,10 @@ def run_command(args: argparse.Namespace) -> int:
         model, tokenizer = load_local_model(args.model, task=task)
         run = explain_dataset(model, tokenizer, args.source, **common)
     print(
-        f"{run.out}: {run.explained} texts explained, {run.already_done} already done, {run.records} records written, "
+        f"{terminal(run.out)}: {run.explained} texts explained, {run.already_done} already done, "
+        f"{run.records} records written, "
         f"{len(run.bad_rows)} bad rows, {len(run.failures)} failures, {run.texts_per_second:.2f} texts/s"
     )
     for bad in run.bad_rows[:20]:
-        print(f"  skipped {bad}")
+        print(f"  skipped {terminal(bad)}")
     return 0

@@ -18,8 +18,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from .._safe_text import terminal
     from ..demo import run_demo
 
     report = run_demo(args.out, generation=not args.no_generation, concepts=not args.no_concepts)
-    print(report)
+    print(terminal(report))
     return 0

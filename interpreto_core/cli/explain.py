@@ -16,6 +16,7 @@ from typing import Any
 
 from .._errors import InputError
 from .._loading import load_local_model
+from .._safe_text import terminal
 from ._common import add_task_arguments, check_names, parse_params, parse_value
 
 __all__ = ["add_parser", "run_explain", "read_texts"]
@@ -94,15 +95,16 @@ def _metric_table(metrics: dict[str, dict[str, Any]]) -> str:
     names: list[str] = []
     for per in metrics.values():
         names += [n for n in per if n not in names]
-    width = max(len(m) for m in metrics)
-    head = f"{'method':<{width}}  " + "  ".join(f"{n + (' ↑' if _higher(metrics, n) else ' ↓'):>26}" for n in names)
+    width = max(len(terminal(m)) for m in metrics)
+    head = f"{'method':<{width}}  " + "  ".join(
+        f"{terminal(n) + (' ↑' if _higher(metrics, n) else ' ↓'):>26}" for n in names)
     lines = [head]
     for method, per in metrics.items():
         cells = []
         for n in names:
             r = per.get(n)
             cells.append(f"{'-':>26}" if r is None else f"{f'{r.mean:.4f} (random {r.random_mean:.4f})':>26}")
-        lines.append(f"{method:<{width}}  " + "  ".join(cells))
+        lines.append(f"{terminal(method):<{width}}  " + "  ".join(cells))
     return "\n".join(lines)
 
 
@@ -178,7 +180,7 @@ def run_explain(args: argparse.Namespace) -> int:
         Path(args.html).write_text(report_html(results, metrics=metrics, plots=plots,
                                                title=f"interpreto explain: {Path(args.model).name}"),
                                    encoding="utf-8")
-        print(f"wrote {args.html}", file=sys.stderr)
+        print(f"wrote {terminal(args.html)}", file=sys.stderr)
     if args.json_out:
         data = {
             "model": str(args.model),
@@ -186,7 +188,7 @@ def run_explain(args: argparse.Namespace) -> int:
             "metrics": {m: {n: r.to_json() for n, r in per.items()} for m, per in metrics.items()},
         }
         Path(args.json_out).write_text(json.dumps(data, indent=1), encoding="utf-8")
-        print(f"wrote {args.json_out}", file=sys.stderr)
+        print(f"wrote {terminal(args.json_out)}", file=sys.stderr)
     if args.plot:
-        print(f"wrote {args.plot}", file=sys.stderr)
+        print(f"wrote {terminal(args.plot)}", file=sys.stderr)
     return 0

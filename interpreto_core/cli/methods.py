@@ -8,6 +8,7 @@ from typing import Any
 
 from .._parts import KINDS
 from .._registry import get_registry
+from .._safe_text import terminal
 
 __all__ = ["add_parser", "run_command"]
 
@@ -25,7 +26,7 @@ def run_command(args: argparse.Namespace) -> int:
     if args.markdown:
         from .._reference import method_reference
 
-        print(method_reference(), end="")
+        print(terminal(method_reference(), newlines=True), end="")
         return 0
     records = get_registry().list_methods(args.kind)
     if args.json:
@@ -34,11 +35,13 @@ def run_command(args: argparse.Namespace) -> int:
     if not records:
         print(f"no {args.kind or 'part'}s registered")
         return 0
-    width = max(len(r.name) for r in records)
+    # plugin text (names, summaries, distributions) is shown with its control characters escaped
+    width = max(len(terminal(r.name)) for r in records)
     current = None
     for r in records:
         if r.kind != current:
             current = r.kind
-            print(f"\n{r.kind}:")
-        print(f"  {r.name:<{width}}  {r.summary}  [{r.plugin}, {r.distribution or '-'} {r.version or ''}]".rstrip())
+            print(f"\n{terminal(r.kind)}:")
+        where = f"{r.plugin}, {r.distribution or '-'} {r.version or ''}".rstrip()
+        print(f"  {terminal(r.name):<{width}}  {terminal(r.summary)}  [{terminal(where)}]")
     return 0

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from .._registry import get_registry
+from .._safe_text import terminal
 
 __all__ = ["add_parser", "run_command"]
 
@@ -24,9 +25,10 @@ def run_command(args: argparse.Namespace) -> int:
         print(json.dumps([r.to_json() for r in records], indent=1))
         return 0
     for r in records:
-        dist = f"{r.distribution or '-'} {r.version or ''}".strip()
-        line = f"{r.name:<22} {r.status:<8} {dist:<26} {len(r.parts)} parts"
+        # plugin text (name, distribution, version, error) is shown with its control characters escaped
+        dist = terminal(f"{r.distribution or '-'} {r.version or ''}".strip())
+        line = f"{terminal(r.name):<22} {terminal(r.status):<8} {dist:<26} {len(r.parts)} parts"
         if r.error:
-            line += f"  error: {r.error}"
+            line += f"  error: {terminal(r.error)}"
         print(line)
     return 0

@@ -20,14 +20,16 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from .._safe_text import terminal
     from ..pipeline import Pipeline
 
     overrides = {"model": {"path": args.model}} if args.model else None
     pipeline = Pipeline.from_toml(args.pipeline, overrides=overrides)
-    print(f"pipeline {args.pipeline}: valid ({len(pipeline.attributions)} attribution, {len(pipeline.metrics)} metric, "
+    print(f"pipeline {terminal(args.pipeline)}: valid ({len(pipeline.attributions)} attribution, "
+          f"{len(pipeline.metrics)} metric, "
           f"{len(pipeline.concepts)} concept steps)", file=sys.stderr)
     if args.check:
         return 0
     result = pipeline.run(args.out)
-    print(result.report)
+    print(terminal(result.report))
     return 0

@@ -9,11 +9,12 @@ parameters, e.g. ``{ n_concepts = 10 }``), ``interpreters`` (default ``["topk_in
 
 from __future__ import annotations
 
-import html
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from .._safe_text import html_text
 
 __all__ = ["validate_concept_step", "run_concept_step", "concept_table_html", "STEP_KEYS"]
 
@@ -99,19 +100,20 @@ def run_concept_step(step: Mapping[str, Any], *, model: Any, tokenizer: Any, tex
 
 def concept_table_html(summary: Mapping[str, Any], *, show: int = 10) -> str:
     """A concept section: the metric table and, per concept, its top words / label (all escaped)."""
-    e = html.escape
-    metrics = "".join(f"<tr><th>{e(k)}</th><td>{v:.4g}</td></tr>" for k, v in summary["metrics"].items())
+    e = html_text
+    metrics = "".join(f"<tr><th>{e(k)}</th><td>{e(f'{v:.4g}')}</td></tr>" for k, v in summary["metrics"].items())
     rows = []
     for concept, items in list(summary["concepts"].items())[:show]:
         cells = []
         for item in items:
             label = f"<b>{e(item['label'])}</b> " if item.get("label") else ""
-            words = ", ".join(e(str(w)) for w, _ in item.get("words", [])[:8])
-            cells.append(f"{label}{words} <span class='itp-meta'>({e(item['method'])})</span>")
-        rows.append(f"<tr><th>{e(str(concept))}</th><td>{'<br>'.join(cells)}</td></tr>")
+            words = ", ".join(e(w) for w, _ in item.get("words", [])[:8])
+            cells.append(f'{label}{words} <span class="itp-meta">({e(item["method"])})</span>')
+        rows.append(f"<tr><th>{e(concept)}</th><td>{'<br>'.join(cells)}</td></tr>")
     return (
         f"<h1>Concepts: {e(summary['learner'])} at {e(summary['split_point'])}</h1>"
-        f"<div class='itp-meta'>{summary['rows']} activation rows, fitted in {summary['fit_seconds']:.1f} s</div>"
-        f"<table class='itp-table'>{metrics}</table><h2>Concepts</h2>"
-        f"<table class='itp-table'><tr><th>concept</th><th>top inputs</th></tr>{''.join(rows)}</table>"
+        f'<div class="itp-meta">{e(summary["rows"])} activation rows, fitted in '
+        f"{e(format(summary['fit_seconds'], '.1f'))} s</div>"
+        f'<table class="itp-table">{metrics}</table><h2>Concepts</h2>'
+        f'<table class="itp-table"><tr><th>concept</th><th>top inputs</th></tr>{"".join(rows)}</table>'
     )
