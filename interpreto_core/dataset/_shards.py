@@ -39,6 +39,63 @@ def _write_json(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def _bad(path: Path, why: str) -> InputError:
+    return InputError(f"{str(path)!r} is not a valid activation-shard manifest: {why}")
+
+
+def _is_count(v: Any, *, positive: bool = False) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= (1 if positive else 0)
+
+
+def _read_manifest(root: Path) -> dict[str, Any]:
+    """``manifest.json`` of ``root``, checked: its shape, and every file it names is a file inside
+    ``root`` (no absolute path, no ``..``, no symlink out of the folder)."""
+    path = root / MANIFEST
+    try:
+        manifest = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise _bad(path, f"unreadable ({type(exc).__name__}: {str(exc)[:120]})") from None
+    if not isinstance(manifest, dict):
+        raise _bad(path, f"a {type(manifest).__name__}, not an object")
+    settings = manifest.get("settings")
+    if not isinstance(settings, dict):
+        raise _bad(path, "no 'settings' object")
+    points = settings.get("split_points")
+    if not isinstance(points, list) or not points or not all(isinstance(x, str) for x in points):
+        raise _bad(path, "'settings.split_points' is not a list of names")
+    if not isinstance(settings.get("granularity"), str):
+        raise _bad(path, "'settings.granularity' is not a string")
+    if not _is_count(manifest.get("n_texts")) or not _is_count(manifest.get("texts_crc32")):
+        raise _bad(path, "'n_texts' / 'texts_crc32' are not non-negative integers")
+    shards = manifest.get("shards")
+    if not isinstance(shards, list):
+        raise _bad(path, "'shards' is not a list")
+    base = root.resolve()
+    total = 0
+    for k, entry in enumerate(shards):
+        if not isinstance(entry, dict) or not _is_count(entry.get("n_texts")) or not isinstance(entry.get("files"),
+                                                                                               dict):
+            raise _bad(path, f"shard {k} is not an object with 'n_texts' and 'files'")
+        if entry.get("first_text") != total:
+            raise _bad(path, f"shard {k} starts at text {entry.get('first_text')!r}, expected {total}")
+        total += entry["n_texts"]
+        for point in points:
+            f = entry["files"].get(point)
+            if not isinstance(f, dict) or not isinstance(f.get("file"), str):
+                raise _bad(path, f"shard {k} has no file for split point {point!r}")
+            if not _is_count(f.get("rows")) or not _is_count(f.get("hidden"), positive=True):
+                raise _bad(path, f"shard {k} of {point!r}: 'rows' / 'hidden' are not integers")
+            name = f["file"]
+            if not name or Path(name).is_absolute() or ".." in Path(name).parts or "\\" in name:
+                raise _bad(path, f"shard {k} of {point!r} names {name!r}, not a path inside the folder")
+            target = (root / name).resolve()
+            if not target.is_relative_to(base):
+                raise _bad(path, f"shard {k} of {point!r}: {name!r} leads outside the folder (a symlink?)")
+    if total != manifest["n_texts"]:
+        raise _bad(path, f"its shards hold {total} texts, but 'n_texts' says {manifest['n_texts']}")
+    return manifest
+
+
 def collect_activation_shards(
     split: Any,
     texts: Iterable[str],
@@ -98,9 +155,9 @@ def collect_activation_shards(
     manifest: dict[str, Any] = {"settings": settings, "n_texts": 0, "texts_crc32": 0, "shards": []}
     path = root / MANIFEST
     if path.exists():
-        old = json.loads(path.read_text(encoding="utf-8"))
         if not resume:
             raise InputError(f"{str(root)!r} already holds activation shards; pass resume=True or use another folder")
+        old = _read_manifest(root)
         if old.get("settings") != settings:
             raise InputError(
                 f"{str(root)!r} holds shards collected with other settings ({old.get('settings')}); "
@@ -188,7 +245,7 @@ class ActivationShards:
         path = self.folder / MANIFEST
         if not path.is_file():
             raise InputError(f"{str(self.folder)!r} has no {MANIFEST}: not a folder of activation shards")
-        self.manifest = json.loads(path.read_text(encoding="utf-8"))
+        self.manifest = _read_manifest(self.folder)
         points = self.manifest["settings"]["split_points"]
         if split_point is None:
             if len(points) != 1:
@@ -199,6 +256,38 @@ class ActivationShards:
         self.split_point = split_point
         self.files = [s["files"][split_point] for s in self.manifest["shards"]]
         self.granularity: str = self.manifest["settings"]["granularity"]
+        widths = {f["hidden"] for f in self.files}
+        if len(widths) > 1:
+            raise _bad(path, f"the shards of {split_point!r} disagree on the hidden size ({sorted(widths)})")
+        for i in range(len(self.files)):
+            with self._open(i):  # every shard is there and holds what the manifest says
+                pass
+
+    def _open(self, i: int) -> Any:
+        """Shard ``i`` opened with ``safe_open``, its tensors' shapes checked against the manifest."""
+        from safetensors import safe_open
+
+        entry = self.files[i]
+        path = self.folder / entry["file"]
+        where = f"shard {i} ({str(path)!r}) of {str(self.folder / MANIFEST)!r}"
+        if not path.resolve().is_relative_to(self.folder.resolve()):  # checked again: links may change
+            raise InputError(f"{where} leads outside the folder: refused")
+        if not path.is_file():
+            raise InputError(f"{where} is missing")
+        try:
+            f = safe_open(str(path), framework="pt")
+        except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
+            raise InputError(f"{where} is not a readable safetensors file: {str(exc)[:200]}") from None
+        rows, hidden = entry["rows"], entry["hidden"]
+        expected = {"values": [rows, hidden], "text_index": [rows], "spans": [rows, 2]}
+        keys = set(f.keys())
+        if not set(expected) <= keys:
+            raise InputError(f"{where} lacks tensors {sorted(set(expected) - keys)}")
+        for key, shape in expected.items():
+            got = list(f.get_slice(key).get_shape())
+            if got != shape:
+                raise InputError(f"{where}: {key!r} has shape {tuple(got)}, the manifest says {tuple(shape)}")
+        return f
 
     def __len__(self) -> int:
         return sum(f["rows"] for f in self.files)
@@ -220,18 +309,20 @@ class ActivationShards:
 
     def shard(self, i: int) -> dict[str, Any]:
         """Shard ``i``: ``values``, ``text_index``, ``spans`` tensors and ``units`` strings."""
-        from safetensors import safe_open
-
-        with safe_open(str(self.folder / self.files[i]["file"]), framework="pt") as f:
+        with self._open(i) as f:
             out: dict[str, Any] = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
-            out["units"] = tuple(json.loads((f.metadata() or {}).get("units", "[]")))
+            try:
+                units = json.loads((f.metadata() or {}).get("units", "[]"))
+            except (ValueError, RecursionError):
+                units = None
+            if not isinstance(units, list) or not all(isinstance(u, str) for u in units):
+                raise InputError(f"shard {i} of {str(self.folder)!r}: its 'units' metadata is not a list of strings")
+            out["units"] = tuple(units)
         return out
 
     def values(self, i: int) -> Any:
         """The ``(N, H)`` activation values of shard ``i`` (float32)."""
-        from safetensors import safe_open
-
-        with safe_open(str(self.folder / self.files[i]["file"]), framework="pt") as f:
+        with self._open(i) as f:
             return f.get_tensor("values").float()
 
     def load(self) -> Any:
