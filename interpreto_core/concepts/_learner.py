@@ -330,22 +330,142 @@ def make_learner(name: str, *, registry: Any = None, **params: Any) -> Dictionar
     return build_part(rec.obj, params, kind="dictionary_learner", name=rec.name)
 
 
-def load_learner(path: str | os.PathLike, *, registry: Any = None) -> DictionaryLearner:
-    """Load a learner saved by :meth:`DictionaryLearner.save`: the class is the one registered
-    under ``config.json``'s ``learner`` name in ``registry`` (default: the process-wide one)."""
-    from safetensors.torch import load_file
+def _one_line(exc: BaseException, limit: int = 240) -> str:
+    """An exception's message on one line, cut at ``limit`` characters."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
-    folder = Path(path)
-    cfg_path = folder / "config.json"
-    if not cfg_path.is_file():
-        raise InputError(f"{folder} holds no saved learner (config.json is missing)")
-    config = json.loads(cfg_path.read_text())
+
+def _artifact(folder: Path, name: str) -> Path:
+    """``folder/name``, refused if it leads outside ``folder`` (a symlink) or is not a file."""
+    path = folder / name
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise InputError(f"{path} leads outside the learner's folder {folder}: refused")
+    if not path.is_file():
+        raise InputError(f"{folder} holds no saved learner ({name} is missing)")
+    return path
+
+
+def _read_config(cfg_path: Path) -> dict[str, Any]:
+    """``config.json`` read and its keys checked (types, required keys); InputError naming the file."""
+    try:
+        config = json.loads(cfg_path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise InputError(f"{cfg_path} is unreadable ({type(exc).__name__}: {_one_line(exc)})") from None
+    if not isinstance(config, dict):
+        raise InputError(f"{cfg_path} holds a {type(config).__name__}, not an object")
     if config.get("format") != FORMAT_VERSION:
         raise InputError(f"{cfg_path}: unsupported format {config.get('format')!r} (expected {FORMAT_VERSION})")
-    learner = make_learner(config["learner"], registry=registry, **config["params"])
-    learner.hidden_size = config["hidden_size"]
+    required = {"learner": str, "params": dict, "hidden_size": int}
+    for key, kind in required.items():
+        if key not in config:
+            raise InputError(f"{cfg_path} lacks {key!r}")
+        if not isinstance(config[key], kind) or isinstance(config[key], bool):
+            raise InputError(f"{cfg_path}: {key!r} is {type(config[key]).__name__}, expected {kind.__name__}")
+    if config["hidden_size"] < 1:
+        raise InputError(f"{cfg_path}: hidden_size must be a positive integer, got {config['hidden_size']!r}")
+    optional = {"fit_seconds": (int, float), "training_log": (dict,), "extra": (dict,)}
+    for key, kinds in optional.items():
+        value = config.get(key)
+        if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
+            raise InputError(f"{cfg_path}: {key!r} is {type(value).__name__}, expected {kinds[0].__name__} or null")
+    return config
+
+
+#: the shapes the built-in families' tensors must have (H: hidden size, C: concepts)
+_FAMILY_SHAPES = {"mean": ("H",), "offset": ("H",), "components": ("C", "H"), "encoder": ("H", "C")}
+
+
+def _check_loaded(learner: DictionaryLearner, tensors: dict[str, torch.Tensor], hidden: int,
+                  where: str) -> None:
+    """A loaded learner's tensors agree with ``hidden`` and each other: a probe row encodes to
+    ``(1, C)`` and decodes to ``(1, H)``, finite."""
+    import torch
+
+    from ._families import AffineLearner, NonNegativeLearner, SAELearner
+
+    if isinstance(learner, AffineLearner | NonNegativeLearner | SAELearner):
+        dims: dict[str, int] = {"H": hidden}
+        comp = tensors.get("components")
+        if comp is not None and comp.ndim == 2:
+            dims["C"] = int(comp.shape[0])
+        for key, axes in _FAMILY_SHAPES.items():
+            t = tensors.get(key)
+            if t is None:
+                continue
+            want = tuple(dims.get(a, -1) for a in axes)
+            if tuple(t.shape) != want and not (-1 in want and t.ndim == len(want)):
+                raise InputError(f"{where}: tensor {key!r} has shape {tuple(t.shape)}, expected "
+                                 f"{tuple(str(dims.get(a, a)) for a in axes)} for hidden_size {hidden}")
+    try:
+        d = learner.dictionary
+        probe = torch.randn(1, hidden, generator=torch.Generator().manual_seed(0))
+        z = learner.encode(probe)
+        back = learner.decode(z)
+    except InputError as exc:
+        raise InputError(f"{where}: the weights do not fit the learner: {_one_line(exc)}") from None
+    except (RuntimeError, ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
+        raise InputError(f"{where}: the weights do not fit the learner or hidden_size {hidden} "
+                         f"({type(exc).__name__}: {_one_line(exc)})") from None
+    c = int(d.shape[0]) if d.ndim == 2 else -1
+    if d.ndim != 2 or d.shape[1] != hidden:
+        raise InputError(f"{where}: the dictionary has shape {tuple(d.shape)}, expected (C, {hidden}) for "
+                         f"hidden_size {hidden}")
+    if tuple(z.shape) != (1, c) or tuple(back.shape) != (1, hidden):
+        raise InputError(f"{where}: the weights give codes of shape {tuple(z.shape)} and reconstructions of "
+                         f"shape {tuple(back.shape)}, expected (1, {c}) and (1, {hidden})")
+    if not (torch.isfinite(z).all() and torch.isfinite(back).all()):
+        raise InputError(f"{where}: the weights give non-finite codes or reconstructions")
+
+
+def load_learner(path: str | os.PathLike, *, registry: Any = None) -> DictionaryLearner:
+    """Load a learner saved by :meth:`DictionaryLearner.save`: the class is the one registered
+    under ``config.json``'s ``learner`` name in ``registry`` (default: the process-wide one).
+
+    Both files are checked, and an ``InputError`` names the file and what is wrong: ``config.json``
+    (readable JSON, required keys and their types, a registered learner name, params the learner
+    accepts), ``weights.safetensors`` (readable, only finite values, shapes that fit the learner
+    and ``hidden_size``: a probe row must encode and decode). Neither may be a symlink out of the
+    folder.
+    """
+    from safetensors.torch import load_file
+
+    from .._errors import InterpretoError
+
+    folder = Path(path)
+    cfg_path = _artifact(folder, "config.json")
+    config = _read_config(cfg_path)
+    w_path = _artifact(folder, "weights.safetensors")
+    try:
+        learner = make_learner(config["learner"], registry=registry, **config["params"])
+    except InterpretoError as exc:
+        raise InputError(f"{cfg_path}: cannot rebuild the {config['learner']!r} learner: {_one_line(exc)}") from None
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{cfg_path}: the {config['learner']!r} learner refuses its params: {_one_line(exc)}"
+                         ) from None
+    hidden = config["hidden_size"]
+    learner.hidden_size = hidden
     learner.fit_seconds = config.get("fit_seconds")
     learner.training_log = config.get("training_log") or {}
-    learner._contract("load_state")(load_file(str(folder / "weights.safetensors")), config.get("extra") or {})
+    try:
+        tensors = load_file(str(w_path))
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
+        raise InputError(f"{w_path} is not a readable safetensors file: {_one_line(exc)}") from None
+    for key, t in tensors.items():
+        if t.is_floating_point() and not bool(t.isfinite().all()):
+            raise InputError(f"{w_path}: tensor {key!r} holds NaN or infinite values")
+    where = f"{w_path} (with {cfg_path.name})"
+    try:
+        learner._contract("load_state")(dict(tensors), config.get("extra") or {})
+    except InputError as exc:
+        raise InputError(f"{where}: {_one_line(exc)}") from None
+    except (RuntimeError, ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
+        raise InputError(f"{where}: the {config['learner']!r} learner cannot restore these weights "
+                         f"({type(exc).__name__}: {_one_line(exc)})") from None
     learner.fitted = True
+    try:
+        _check_loaded(learner, tensors, hidden, where)
+    except BaseException:
+        learner.fitted = False
+        raise
     return learner
