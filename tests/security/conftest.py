@@ -103,3 +103,15 @@ def hostile_model_dir(hostile_classifier, tokenizer, tmp_path_factory):
     hostile_classifier.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _no_library_progress_bars():
+    """transformers' own progress bars ("Loading weights") redraw with \\r: off, so that any \\r is the data's."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    yield
+    if was_enabled:
+        hf_logging.enable_progress_bar()
