@@ -91,7 +91,16 @@ def split_elements(
         # a straddling token goes to the unit where it starts).
         u = int(np.searchsorted(starts, span[0], side="right") - 1)
         groups[max(u, 0)].append(i)
-    kept = [(units[u], tuple(g)) for u, g in enumerate(groups) if g]
+    # a unit's span is cut to the tokens it holds: punctuation written against a special token
+    # ("[MASK].", "?<|im_end|>") is one regex unit, but only its own characters are the element
+    kept = []
+    for u, g in enumerate(groups):
+        if not g:
+            continue
+        covered = [c for i in g if (c := token_spans[i]) is not None]
+        start = max(units[u][0], min(c[0] for c in covered))
+        end = min(units[u][1], max(c[1] for c in covered))
+        kept.append(((start, end), tuple(g)))
     return Elements(
         texts=tuple(text[s:e] for (s, e), _ in kept),
         spans=tuple(span for span, _ in kept),

@@ -70,3 +70,14 @@ def test_slow_tokenizer_at_word_level_is_a_clear_error(classifier):
 def test_unknown_granularity(encoding):
     with pytest.raises(InputError, match="choose one of token, word, sentence, all_tokens"):
         encoding.elements("paragraph")
+
+
+def test_a_word_next_to_a_special_token_keeps_only_its_own_characters():
+    from interpreto_core._elements import split_elements
+
+    text = "the [MASK]. fine"
+    # tokens: the, [MASK] (special), ., fine
+    offsets = [(0, 3), (4, 10), (10, 11), (12, 16)]
+    elements = split_elements(text=text, tokens=["the", "[MASK]", ".", "fine"], special=[False, True, False, False],
+                              offsets=offsets, granularity="word")
+    assert elements.texts == ("the", ".", "fine") and elements.spans[1] == (10, 11)
