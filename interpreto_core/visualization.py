@@ -52,7 +52,7 @@ _CSS = """
 .itp th,.itp td{border:1px solid #ddd;padding:.2em .45em;text-align:center}
 .itp th{background:#f4f4f4;font-weight:600}
 .itp .itp-matrix td{min-width:2.2em;font-variant-numeric:tabular-nums}
-.itp .itp-matrix th.itp-col{font-weight:500;max-width:7em;overflow-wrap:anywhere}
+.itp .itp-matrix th.itp-col{font-weight:500;white-space:nowrap}
 .itp .itp-scroll{overflow-x:auto}
 .itp .itp-na{background:repeating-linear-gradient(45deg,#f2f2f2,#f2f2f2 4px,#e4e4e4 4px,#e4e4e4 8px);color:#aaa}
 .itp .itp-gen{background:#eef5ee;border-radius:3px;padding:0 .2em}
@@ -162,8 +162,13 @@ def _segmented_text(expl: Any, row: np.ndarray, vmax: float) -> str:
         bounds.append((min(a for a, _ in spans), max(b for _, b in spans)))
     lines = []
     for k, s in enumerate(order):
-        start = 0 if k == 0 else (bounds[k - 1][1] + bounds[k][0]) // 2
-        end = len(expl.text) if k == len(order) - 1 else (bounds[k][1] + bounds[k + 1][0]) // 2
+        # a segment runs from its first element (the first: from the start) to the last non-blank
+        # character before the next segment, so the joining whitespace starts no line
+        start = 0 if k == 0 else bounds[k][0]
+        if k == len(order) - 1:
+            end = len(expl.text)
+        else:
+            end = bounds[k][1] + len(expl.text[bounds[k][1] : bounds[k + 1][0]].rstrip())
         chips = _highlighted_text(expl, row, vmax, window=(start, end),
                                   keep=[e for e in range(len(expl.elements)) if segments[e] == s])
         name = names[s] if 0 <= s < len(names) else str(s)
@@ -215,15 +220,19 @@ def _generation_view(expl: Any) -> str:
         rows.append(f'<tr><th class="itp-gen">{html_text(_visible_token(target.label))}</th>{"".join(cells)}</tr>')
     summed = np.where(visible[:, :n_prompt], scores[:, :n_prompt], 0.0).sum(0)
     score = getattr(expl, "score", None) or "log-probability"
-    if expl.output_text is None and not any(generated):  # token-level targets of the input (tagging)
+    if expl.output_text is None and not any(generated):  # token-level targets of the input (tagging, masks)
         return (
             '<div class="itp-view">'
+            f'<div class="itp-text">{html_text(expl.text)}</div>'
             f'<div class="itp-meta">each row explains one target ({html_text(score)}) over the input\'s elements</div>'
             f'<div class="itp-scroll"><table class="itp-matrix"><tr><th>target \\ element</th>{head}</tr>'
             f'{"".join(rows)}</table></div>{_legend(vmax)}</div>'
+            '<div class="itp-view"><div class="itp-meta">elements, scores summed over the targets</div>'
+            f'<div class="itp-text">{_segmented_text(expl, summed, _vmax(summed))}</div>'
+            f"{_legend(_vmax(summed))}</div>"
         )
     output = expl.output_text if expl.output_text is not None else "".join(t.label for t in expl.targets)
-    source, produced = ("source", "target") if getattr(expl, "task", None) == "seq2seq" else ("prompt", "generated")
+    source, produced = ("source", "target") if getattr(expl, "task", None) == "seq2seq" else ("prompt", "continuation")
     return (
         '<div class="itp-view">'
         f'<div class="itp-text"><b>{source}</b> {html_text(expl.text)}<br><b>{produced}</b> '
