@@ -131,6 +131,7 @@ class ModelAdapter:
         self.keeps_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
         self.vocab_size = int(self.embedding.weight.shape[0])
         self.hidden_size = int(self.embedding.weight.shape[1])
+        _check_vocabulary(model, tokenizer, self.vocab_size)
 
     # -- text -------------------------------------------------------------------------------------
     def encode(self, text: str, *, continued: bool | None = None, split_special: bool = True) -> Encoding:
@@ -349,6 +350,22 @@ def pad_ids(seqs: Sequence[Sequence[int]], pad_id: int, device: torch.device) ->
         ids[i, : len(s)] = torch.tensor(list(s), dtype=torch.long)
         mask[i, : len(s)] = 1
     return ids.to(device), mask.to(device)
+
+
+def _check_vocabulary(model: Any, tokenizer: Any, rows: int) -> None:
+    """Refuse a tokenizer whose ids go past the model's embedding rows (a model/tokenizer mismatch):
+    such ids fail deep inside torch (index out of range) or, on GPU, with an unreadable device assert."""
+    try:
+        n_ids = len(tokenizer)
+    except TypeError:  # a tokenizer-like callable without a length: its ids are checked per text
+        return
+    if isinstance(n_ids, int) and n_ids > rows:
+        raise InputError(
+            f"the tokenizer ({type(tokenizer).__name__}, {n_ids} ids) does not fit {type(model).__name__} "
+            f"(an embedding of {rows} rows): ids {rows}..{n_ids - 1} are outside the model's vocabulary. Pass "
+            "the tokenizer saved with this model, or call model.resize_token_embeddings(len(tokenizer)) "
+            "after adding tokens"
+        )
 
 
 def adapt(model: Any, tokenizer: Any = None, **kwargs: Any) -> ModelAdapter:

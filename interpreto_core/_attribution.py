@@ -277,6 +277,32 @@ class Explainer:
             raise InputError(f"seed must be an integer, got {p['seed']!r}")
         p["seed"] = int(p["seed"])
 
+    def _check_budget(self, items: Sequence[TaskItem]) -> None:
+        """Refuse a sampling budget (``n_samples``, ``n_steps``) whose rows cannot fit in memory,
+        before anything is allocated: a clear error instead of a swap storm or a crash."""
+        budget = [(k, getattr(self.first, k)) for k in ("n_samples", "n_steps")
+                  if isinstance(getattr(self.first, k, None), int | np.integer)]
+        if not budget or not items:
+            return
+        key, rows = budget[0]
+        rows = int(rows)
+        gradient = self.recipe.family != "perturbation"
+        longest = max(items, key=lambda it: len(it.ids))
+        length, n_el = max(len(longest.ids), 1), max(len(longest.elements), 1)
+        if gradient:  # the points (S, L, H) and their gradients, float32
+            need = 2 * rows * length * self.adapter.hidden_size * 4
+        else:  # the masks and their token-level rows, drawn in float64
+            need = rows * (n_el + length) * 32
+        available = _available_memory(self.adapter.device if gradient else None)
+        if available is None or need <= available:
+            return
+        fit = max(int(rows * available / need), 1)
+        raise InputError(
+            f"{self.method_name}: {key}={rows} on a text of {length} tokens ({n_el} elements) needs about "
+            f"{need / 2**30:.1f} GiB, but only {available / 2**30:.1f} GiB of memory is available: lower {key} "
+            f"(at most about {fit}), or shorten the text"
+        )
+
     def _score(self, contrast: Any) -> Score:
         rec = resolve_score(self.registry, self._score_request, self.task, contrast)
         score = as_score(build_part(rec.obj, {}, kind="score", name=rec.name), rec.name)
@@ -296,6 +322,7 @@ class Explainer:
         with self.adapter.evaluating(), tokenizer_state_kept(self.adapter.tokenizer):
             items = self.task.prepare(inputs, targets=per_target, contrasts=per_contrast, granularity=self.granularity)
             _check_items(self.task, items, len(inputs))
+            self._check_budget(items)
             return self._explain_items(items, score)
 
     def explain_items(self, items: Sequence[TaskItem]) -> list[Explanation]:
@@ -303,6 +330,7 @@ class Explainer:
         to re-run a method on exactly the same tokens and targets (the sensitivity metric does)."""
         items = list(items)
         _check_items(self.task, items, len(items))
+        self._check_budget(items)
         has_foil = any(t.foil is not None for item in items for t in item.targets)
         score = self._score(True if has_foil else None)
         with self.adapter.evaluating():
@@ -404,6 +432,30 @@ class Explainer:
                 extras["completeness_delta"] = (visible_sum - (out[0] - out[1])).tolist()
             results.append((scores, extras))
         return results
+
+
+def _available_memory(device: Any = None) -> int | None:
+    """Bytes of memory free now: the GPU's for a CUDA device, else the host's (psutil, else
+    /proc/meminfo); None when unknown (then no budget is refused)."""
+    if device is not None and getattr(device, "type", None) == "cuda":
+        try:
+            return int(torch.cuda.mem_get_info(device)[0])
+        except Exception:  # noqa: BLE001 - no reading: fall back to the host
+            pass
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:  # noqa: BLE001 - psutil missing or unusable
+        pass
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _per_input(value: Any, n: int, what: str, single: bool = False) -> list[Any]:

@@ -127,9 +127,15 @@ class Explanation:
         )
 
     def __eq__(self, other: object) -> bool:
+        """Equal when their ``to_json()`` are equal; non-finite scores are encoded there, so NaN equals NaN."""
         if not isinstance(other, Explanation):
             return NotImplemented
         return self.to_json() == other.to_json()
+
+    @property
+    def finite(self) -> bool:
+        """True when every score is a finite number (metrics refuse explanations with NaN or inf scores)."""
+        return bool(np.isfinite(self.scores).all())
 
     def __hash__(self) -> int:
         return hash((self.text, self.elements, self.method))
@@ -150,12 +156,15 @@ class Explanation:
 
     # -- serialisation ----------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
+        """A dict of JSON types only, strict JSON included: a non-finite float (a score, an extra, a
+        parameter) is written as the string ``"NaN"``, ``"Infinity"`` or ``"-Infinity"``, which
+        :meth:`from_json` reads back as the float in ``scores``, ``extras`` and ``parameters``."""
         return {
             "format": FORMAT_VERSION,
             "text": self.text,
             "elements": list(self.elements),
             "spans": [list(s) if s else None for s in self.spans],
-            "scores": self.scores.tolist(),
+            "scores": _jsonable(self.scores),
             "targets": [t.to_json() for t in self.targets],
             "method": self.method,
             "granularity": self.granularity,
@@ -197,13 +206,16 @@ class Explanation:
         if data.pop("format", FORMAT_VERSION) not in (1, FORMAT_VERSION):
             raise ValueError(f"unsupported explanation format version (this version reads 1 and {FORMAT_VERSION})")
         data["targets"] = [Target(**t) for t in data["targets"]]
+        for key in ("scores", "extras", "parameters"):
+            if key in data:
+                data[key] = _decode_floats(data[key])
         return cls(**data)
 
     def save(self, path: str | Path) -> Path:
         """Write ``.json`` (exact round trip through ``from_json``) or ``.html``."""
         path = Path(path)
         if path.suffix == ".json":
-            path.write_text(json.dumps(self.to_json(), indent=1), encoding="utf-8")
+            path.write_text(json.dumps(self.to_json(), indent=1, allow_nan=False), encoding="utf-8")
         elif path.suffix in (".html", ".htm"):
             path.write_text(self.to_html(), encoding="utf-8")
         else:
@@ -222,15 +234,37 @@ class Explanation:
 _MODEL_KINDS = {"sequence_classification": "classifier", "causal_lm": "causal_lm"}
 
 
+_NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
+
+
+def _encode_float(value: float) -> float | str:
+    if np.isfinite(value):
+        return value
+    return "NaN" if np.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
-        return value.tolist()
+        return _jsonable(value.tolist())
     if isinstance(value, np.generic):
-        return value.item()
-    if value is None or isinstance(value, bool | int | float | str):
+        return _jsonable(value.item())
+    if isinstance(value, float):
+        return _encode_float(value)
+    if value is None or isinstance(value, bool | int | str):
         return value
     return repr(value)
+
+
+def _decode_floats(value: Any) -> Any:
+    """``"NaN"`` / ``"Infinity"`` / ``"-Infinity"`` (as written by :func:`_jsonable`) back to floats."""
+    if isinstance(value, str):
+        return _NON_FINITE.get(value, value)
+    if isinstance(value, dict):
+        return {k: _decode_floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode_floats(v) for v in value]
+    return value

@@ -24,6 +24,10 @@ AUTO_CLASSES = {
     "masked_lm": "AutoModelForMaskedLM",
 }
 
+#: files of which a saved tokenizer has at least one (``tokenizer.save_pretrained``)
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "merges.txt",
+                   "spiece.model", "sentencepiece.bpe.model", "tokenizer.model", "special_tokens_map.json")
+
 #: architecture name endings -> task (the first match wins; encoder-decoders are found by config)
 _ARCHITECTURE_TASKS = (
     (("ForSequenceClassification",), "sequence_classification"),
@@ -117,6 +121,12 @@ def load_local_model(folder: str, *, task: str | None = None) -> tuple[Any, Any]
         )
     if not (path / "config.json").is_file():
         raise InputError(f"{folder!r} has no config.json: not a transformers model folder")
+    found = [f.name for f in path.iterdir() if f.name in TOKENIZER_FILES]
+    if not found:
+        raise InputError(
+            f"{folder!r} has a model but no tokenizer files (none of {', '.join(TOKENIZER_FILES)}): save the "
+            "tokenizer into the same folder with tokenizer.save_pretrained(folder)"
+        )
     if task is not None:
         task = task_name(task)
     import transformers
@@ -124,8 +134,9 @@ def load_local_model(folder: str, *, task: str | None = None) -> tuple[Any, Any]
     try:
         config = transformers.AutoConfig.from_pretrained(path, local_files_only=True)
         tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot load a model and tokenizer from {folder!r}: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - transformers raises many kinds here; the message names the folder
+        raise InputError(f"cannot load a model and tokenizer from {folder!r}: {type(exc).__name__}: "
+                         f"{str(exc)[:500]}") from exc
     own = task_of_config(config)
     chosen = task if task in AUTO_CLASSES else own
     auto = AUTO_CLASSES.get(chosen or "", AUTO_CLASSES["sequence_classification"])

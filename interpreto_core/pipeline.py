@@ -481,6 +481,35 @@ def _accepted_params(recipe: AttributionRecipe, reg: Registry, source: str, key:
     return accepted
 
 
+def _check_values(recipe: AttributionRecipe, reg: Registry, params: Mapping[str, Any], source: str,
+                  key: str) -> None:
+    """Parameter values, not only names: the engine options are checked and the recipe's parts are
+    built with their parameters (no model, no torch), so ``run --check`` catches ``alpha = nan``."""
+    from ._parts import build_part
+
+    where = f"{key}.params"
+    batch = params.get("batch_size", 1)
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise _fail(source, f"{where}.batch_size", f"must be a positive integer, got {batch!r}")
+    seed = params.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise _fail(source, f"{where}.seed", f"must be an integer, got {seed!r}")
+    reductions = ("sum", "norm", "abs_sum", "mean")  # as _attribution.REDUCTIONS (not imported: no torch here)
+    if params.get("reduction", "sum") not in reductions:
+        raise _fail(source, f"{where}.reduction", f"{params['reduction']!r}; choose one of {', '.join(reductions)}")
+    baselines = (None, "auto", "zero", "mask", "pad", "unk")
+    if params.get("baseline") not in baselines:
+        raise _fail(source, f"{where}.baseline", f"{params['baseline']!r}; choose one of auto, zero, mask, pad, unk")
+    first_kind = "perturbator" if recipe.family == "perturbation" else "gradient_method"
+    merged = {**recipe.defaults, **params}
+    for kind, name in ((first_kind, recipe.perturbator or recipe.gradient_method), ("aggregator", recipe.aggregator)):
+        rec = reg.get(kind, str(name))
+        try:
+            build_part(rec.obj, {k: v for k, v in merged.items() if k in rec.params}, kind=kind, name=rec.name)
+        except (InterpretoError, TypeError, ValueError, OverflowError) as exc:
+            raise _fail(source, where, f"{kind} {rec.name!r}: {exc}") from None
+
+
 def _contrast(value: Any, source: str, key: str) -> Any:
     """A contrast is a class (index or label), a continuation, or a list of them (per input / per target)."""
     def ok(v: Any, depth: int) -> bool:
@@ -536,6 +565,7 @@ def _attribution_step(table: Mapping[str, Any], key: str, source: str, reg: Regi
         on = f" (on task {known_task!r})" if known_task else " (on any task)"
         raise _fail(source, f"{key}.params", f"{default_name} does not take {', '.join(unknown)}; it takes: "
                     f"{', '.join(sorted(accepted))}{on}")
+    _check_values(recipe, reg, params, source, key)
     if "score" in table and ("score" in params or "mode" in params):
         raise _fail(source, f"{key}.score", "given twice: as score = and in params; keep one")
     score = table.get("score", params.pop("score", None))
@@ -575,6 +605,12 @@ def _metric_step(table: Mapping[str, Any], key: str, source: str, reg: Registry)
     if unknown:
         raise _fail(source, f"{key}.params", f"metric {rec.name!r} does not take {', '.join(unknown)}; it takes: "
                     f"{', '.join(sorted(rec.params)) or 'nothing'}")
+    from ._parts import build_part
+
+    try:  # the values too, not only the names
+        build_part(rec.obj, params, kind="metric", name=rec.name)
+    except (InterpretoError, TypeError, ValueError, OverflowError) as exc:
+        raise _fail(source, f"{key}.params", f"metric {rec.name!r}: {exc}") from None
     return MetricStep(name=rec.name, params=params)
 
 

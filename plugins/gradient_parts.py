@@ -10,14 +10,15 @@ Aggregators see ``grads (S, T, L, H)`` at the plan's S points for T targets, and
 
 from __future__ import annotations
 
-from interpreto_core.plugin import GradientPlan, InputError, hookimpl
+from interpreto_core.plugin import GradientPlan, hookimpl
+from interpreto_plugins._checks import count, flag, number
 
 
 class PlainGradient:
     """One point: the input itself (gradient, or gradient x input with ``multiply_by_inputs``)."""
 
     def __init__(self, multiply_by_inputs: bool = False) -> None:
-        self.multiply_by_inputs = multiply_by_inputs
+        self.multiply_by_inputs = flag("plain", "multiply_by_inputs", multiply_by_inputs)
 
     def plan(self, inputs, baseline, *, generator) -> GradientPlan:
         import torch
@@ -36,11 +37,9 @@ class NoisyGradient:
     """
 
     def __init__(self, n_samples: int = 20, noise_level: float = 0.1, multiply_by_inputs: bool = False) -> None:
-        if not isinstance(n_samples, int) or n_samples < 1:
-            raise InputError(f"n_samples must be a positive integer, got {n_samples!r}")
-        if noise_level < 0:
-            raise InputError(f"noise_level must be >= 0, got {noise_level!r}")
-        self.n_samples, self.noise_level, self.multiply_by_inputs = n_samples, noise_level, multiply_by_inputs
+        self.n_samples = count("noise", "n_samples", n_samples)
+        self.noise_level = number("noise", "noise_level", noise_level)
+        self.multiply_by_inputs = flag("noise", "multiply_by_inputs", multiply_by_inputs)
 
     def plan(self, inputs, baseline, *, generator) -> GradientPlan:
         import torch

@@ -7,18 +7,16 @@ multiplier approximates SHAP values; without noise, its expectation satisfies co
 
 from __future__ import annotations
 
-from interpreto_core.plugin import AttributionRecipe, GradientPlan, InputError, hookimpl
+from interpreto_core.plugin import AttributionRecipe, GradientPlan, hookimpl
+from interpreto_plugins._checks import count, number
 
 
 class BaselineDistribution:
     """Random points between the baseline and noisy copies of the input."""
 
     def __init__(self, n_samples: int = 20, noise_level: float = 0.0) -> None:
-        if not isinstance(n_samples, int) or n_samples < 1:
-            raise InputError(f"n_samples must be a positive integer, got {n_samples!r}")
-        if noise_level < 0:
-            raise InputError(f"noise_level must be >= 0, got {noise_level!r}")
-        self.n_samples, self.noise_level = n_samples, noise_level
+        self.n_samples = count("baseline_distribution", "n_samples", n_samples)
+        self.noise_level = number("baseline_distribution", "noise_level", noise_level)
 
     def plan(self, inputs, baseline, *, generator) -> GradientPlan:
         import torch

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from interpreto_core.plugin import AttributionRecipe, GradientPlan, InputError, hookimpl
+from interpreto_plugins._checks import count
 
 QUADRATURES = ("gauss_legendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid")
 
@@ -35,9 +36,7 @@ class StraightLinePath:
     def __init__(self, n_steps: int = 50, quadrature: str = "gauss_legendre") -> None:
         if quadrature not in QUADRATURES:
             raise InputError(f"unknown quadrature {quadrature!r}; choose one of {', '.join(QUADRATURES)}")
-        if not isinstance(n_steps, int) or n_steps < 1:
-            raise InputError(f"n_steps must be a positive integer, got {n_steps!r}")
-        self.n_steps, self.quadrature = n_steps, quadrature
+        self.n_steps, self.quadrature = count("straight_line", "n_steps", n_steps), quadrature
 
     def plan(self, inputs, baseline, *, generator) -> GradientPlan:
         import torch

@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from interpreto_core.plugin import AttributionRecipe, InputError, PerturbationPlan, hookimpl
+from interpreto_plugins._checks import count
 from interpreto_plugins._sampling import subset_masks
 
 
@@ -30,9 +31,7 @@ class ShapleyCoalitions:
     the kernel distribution over the remaining sizes (in complementary pairs), as shap does."""
 
     def __init__(self, n_samples: int = 200) -> None:
-        if not isinstance(n_samples, int) or n_samples < 2:
-            raise InputError(f"kernel_shap needs n_samples >= 2, got {n_samples!r}")
-        self.n_samples = n_samples
+        self.n_samples = count("kernel_shap", "n_samples", n_samples, 2)
 
     def plan(self, n_elements: int, *, rng: np.random.Generator) -> PerturbationPlan:
         m = n_elements

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from interpreto_core.plugin import AttributionRecipe, InputError, PerturbationPlan, hookimpl
+from interpreto_core.plugin import AttributionRecipe, PerturbationPlan, hookimpl
+from interpreto_plugins._checks import count, number
 from interpreto_plugins._sampling import subset_masks
 
 
@@ -18,9 +19,7 @@ class LimeMasks:
     """``n_samples`` masks: the original input, then masks with 1..n_elements elements removed."""
 
     def __init__(self, n_samples: int = 200) -> None:
-        if not isinstance(n_samples, int) or n_samples < 2:
-            raise InputError(f"lime needs n_samples >= 2, got {n_samples!r}")
-        self.n_samples = n_samples
+        self.n_samples = count("lime", "n_samples", n_samples, 2)
 
     def plan(self, n_elements: int, *, rng: np.random.Generator) -> PerturbationPlan:
         n_removed = rng.integers(1, n_elements + 1, size=self.n_samples - 1)
@@ -45,9 +44,8 @@ class LimeRegression:
     input = "perturbation"
 
     def __init__(self, kernel_width: float = 0.25, alpha: float = 1.0) -> None:
-        if kernel_width <= 0 or alpha < 0:
-            raise InputError("lime needs kernel_width > 0 and alpha >= 0")
-        self.kernel_width, self.alpha = kernel_width, alpha
+        self.kernel_width = number("lime_regression", "kernel_width", kernel_width, strict=True)
+        self.alpha = number("lime_regression", "alpha", alpha)
 
     def aggregate(self, plan: PerturbationPlan, outputs: np.ndarray) -> np.ndarray:
         masks = plan.masks.astype(np.float64)

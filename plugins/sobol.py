@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from interpreto_core.plugin import AttributionRecipe, InputError, PerturbationPlan, hookimpl
+from interpreto_plugins._checks import count
 
 SAMPLERS = ("sobol", "halton", "latin_hypercube")
 
@@ -22,9 +23,7 @@ class SobolDesign:
     def __init__(self, n_samples: int = 32, sampler: str = "sobol") -> None:
         if sampler not in SAMPLERS:
             raise InputError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
-        if not isinstance(n_samples, int) or n_samples < 2:
-            raise InputError(f"sobol needs n_samples >= 2, got {n_samples!r}")
-        self.n_samples, self.sampler = n_samples, sampler
+        self.n_samples, self.sampler = count("sobol", "n_samples", n_samples, 2), sampler
 
     def plan(self, n_elements: int, *, rng: np.random.Generator) -> PerturbationPlan:
         import warnings

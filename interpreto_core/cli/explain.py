@@ -124,6 +124,10 @@ def run_explain(args: argparse.Namespace) -> int:
     metric_names = list(dict.fromkeys(args.metric or []))
     if args.plot and not metric_names:
         raise InputError("--plot draws metric curves: add --metric insertion (and/or deletion)")
+    for flag, out in (("--html", args.html), ("--json", args.json_out)):
+        if out and not Path(out).expanduser().parent.is_dir():  # before any model loads or text is explained
+            raise InputError(f"{flag} {terminal(out)}: the folder {terminal(Path(out).expanduser().parent)} "
+                             "does not exist; create it first, or write elsewhere")
     if metric_names:
         from .._registry import get_registry
 

@@ -125,6 +125,12 @@ def metric_items(adapter: Any, explanations: Sequence[Any]) -> list[MetricItem]:
         if not isinstance(expl, Explanation):
             raise InputError(f"metrics take Explanation objects (from interpreto_core.explain); item {i} is "
                              f"a {type(expl).__name__}")
+        bad = int((~np.isfinite(expl.scores)).sum())
+        if bad:
+            raise InputError(
+                f"explanation {i} ({expl.method} of {_short(expl.text)}) has {bad} non-finite score(s) (NaN or inf) "
+                f"of {expl.scores.size}: a metric of such scores means nothing; re-explain the text, or drop it"
+            )
     task = _task_for(adapter, explanations)
     vocab = adapter.vocab_size
     out = []
@@ -138,6 +144,10 @@ def metric_items(adapter: Any, explanations: Sequence[Any]) -> list[MetricItem]:
             item = _reencode(task, expl, i)
         out.append(MetricItem(index=i, item=item, task=task, scores=np.asarray(expl.scores, dtype=np.float64)))
     return out
+
+
+def _short(text: str, n: int = 40) -> str:
+    return repr(text if len(text) <= n else text[: n - 3] + "...")
 
 
 def _reencode(task: Any, expl: Any, i: int) -> Any:
