@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._errors import InputError
-from ._learner import DictionaryLearner
+from ._learner import FAMILY_SHAPES, DictionaryLearner
 
 if TYPE_CHECKING:
     import torch
@@ -31,6 +31,8 @@ class AffineLearner(DictionaryLearner):
     ``self.components (C, H)`` (float32 tensors; ``self._set(mean=, encoder=, components=)``
     converts arrays); ``state`` / ``load_state`` save and restore the three.
     """
+
+    state_shapes = FAMILY_SHAPES
 
     mean: torch.Tensor
     encoder: torch.Tensor
@@ -116,6 +118,8 @@ class NonNegativeLearner(DictionaryLearner):
     problem. ``state`` / ``load_state`` save and restore ``components`` and ``offset``.
     """
 
+    state_shapes = FAMILY_SHAPES
+
     components: torch.Tensor
     offset: torch.Tensor | None = None
     alpha_codes: float = 0.0
@@ -180,6 +184,8 @@ class SAELearner(DictionaryLearner):
     state dict, ``mean`` and ``scale``; non-tensor state goes through ``extra_config()`` and
     is given back to ``_restore_extra(extra)`` on loading.
     """
+
+    state_shapes = FAMILY_SHAPES
 
     module: Any = None
 

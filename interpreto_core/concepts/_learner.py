@@ -124,6 +124,9 @@ class DictionaryLearner:
     """
 
     name: ClassVar[str] = ""
+    #: shapes the saved tensors must have, checked by ``load_learner`` (axes "H": hidden size,
+    #: "C": concepts = rows of ``components``), e.g. ``{"components": ("C", "H")}``
+    state_shapes: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self, *, n_concepts: int = 20, seed: int = 0) -> None:
         if not isinstance(n_concepts, int) or isinstance(n_concepts, bool) or n_concepts < 1:
@@ -373,7 +376,8 @@ def _read_config(cfg_path: Path) -> dict[str, Any]:
 
 
 #: the shapes the built-in families' tensors must have (H: hidden size, C: concepts)
-_FAMILY_SHAPES = {"mean": ("H",), "offset": ("H",), "components": ("C", "H"), "encoder": ("H", "C")}
+FAMILY_SHAPES: dict[str, tuple[str, ...]] = {"mean": ("H",), "offset": ("H",), "components": ("C", "H"),
+                                             "encoder": ("H", "C")}
 
 
 def _check_loaded(learner: DictionaryLearner, tensors: dict[str, torch.Tensor], hidden: int,
@@ -382,14 +386,13 @@ def _check_loaded(learner: DictionaryLearner, tensors: dict[str, torch.Tensor], 
     ``(1, C)`` and decodes to ``(1, H)``, finite."""
     import torch
 
-    from ._families import AffineLearner, NonNegativeLearner, SAELearner
-
-    if isinstance(learner, AffineLearner | NonNegativeLearner | SAELearner):
+    shapes = type(learner).state_shapes
+    if shapes:
         dims: dict[str, int] = {"H": hidden}
         comp = tensors.get("components")
         if comp is not None and comp.ndim == 2:
             dims["C"] = int(comp.shape[0])
-        for key, axes in _FAMILY_SHAPES.items():
+        for key, axes in shapes.items():
             t = tensors.get(key)
             if t is None:
                 continue
