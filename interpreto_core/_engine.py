@@ -91,8 +91,8 @@ class Engine:
         return tqdm(total=total, desc=self.desc, unit="batch", disable=disable, leave=False)
 
     def _batch(self, items: Sequence[TaskItem], segments: list[tuple[int, np.ndarray, int]], item_of: Sequence[int],
-               width: int) -> tuple[torch.Tensor, RowBatch, list[tuple[int, int, int]]]:
-        """Empty embeddings and the RowBatch frame (mask, row items, -1 targets) for a chunk."""
+               width: int) -> RowBatch:
+        """The RowBatch frame of a chunk: zero embeddings to fill, the mask, row items, -1 targets."""
         adapter = self.adapter
         n_rows = sum(len(rs) for _, rs, _ in segments)
         used = sorted({item_of[k] for k, _, _ in segments})
@@ -110,7 +110,7 @@ class Engine:
             segs.append((local[i], j, len(rs)))
         batch = RowBatch(inputs_embeds=emb, attention_mask=mask.to(adapter.device), items=tuple(items[i] for i in used),
                          row_item=row_item, target=target, segments=tuple(segs))
-        return emb, batch, segs
+        return batch
 
     def _scores(self, batch: RowBatch) -> torch.Tensor:
         out = self.task.scores(batch, self.score)
@@ -152,7 +152,8 @@ class Engine:
         with self._bar(-(-sum(rows) // self.batch_size)) as bar:
             for segments in pack_rows(lengths, rows, self.batch_size):
                 width = max(widths[k] for k, _, _ in segments)
-                emb, batch, _ = self._batch(items, segments, item_of, width)
+                batch = self._batch(items, segments, item_of, width)
+                emb = batch.inputs_embeds
                 for k, rs, j in segments:  # a few tensor ops per job, not per row
                     i, n = item_of[k], len(rs)
                     if i not in embeds:
@@ -181,7 +182,8 @@ class Engine:
         item_of = list(range(len(items)))
         with self._bar(-(-sum(rows) // self.batch_size)) as bar:
             for segments in pack_rows([it.length for it in items], rows, self.batch_size):
-                emb, batch, _ = self._batch(items, segments, item_of, 1)
+                batch = self._batch(items, segments, item_of, 1)
+                emb = batch.inputs_embeds
                 split = [(i, torch.from_numpy(rs // n_targets[i]), torch.from_numpy(rs % n_targets[i]), j)
                          for i, rs, j in segments]
                 for i, s_idx, t_idx, j in split:
@@ -203,7 +205,8 @@ class Engine:
     def point_scores(self, item: TaskItem, points: Sequence[torch.Tensor]) -> np.ndarray:
         """Scores ``(P, T)`` of all the item's targets at embedded inputs ``points`` (each ``(L, H)``)."""
         n = len(points)
-        emb, batch, _ = self._batch([item], [(0, np.arange(n), 0)], [0], len(item.targets))
+        batch = self._batch([item], [(0, np.arange(n), 0)], [0], len(item.targets))
+        emb = batch.inputs_embeds
         for r, x in enumerate(points):
             emb[r, : item.length] = x
         batch.target[:] = torch.arange(len(item.targets))
