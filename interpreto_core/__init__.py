@@ -28,6 +28,7 @@ __version__ = "0.1.0"
 if _TYPE_CHECKING:  # the lazily loaded names (below), for type checkers
     from ._adapters import Encoding, ModelAdapter, Target
     from ._attribution import Explainer, explain
+    from ._collection import Explanations
     from ._elements import Elements
     from ._explanation import Explanation
     from .dataset import explain_dataset
@@ -38,6 +39,7 @@ _LAZY = {
     "explain_dataset": ".dataset",
     "Explainer": "._attribution",
     "Explanation": "._explanation",
+    "Explanations": "._collection",
     "ModelAdapter": "._adapters",
     "Target": "._adapters",
     "Encoding": "._adapters",
@@ -56,6 +58,7 @@ __all__ = [
     "Encoding",
     "Explainer",
     "Explanation",
+    "Explanations",
     "GradientPlan",
     "InputError",
     "InterpretoError",

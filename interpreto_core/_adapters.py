@@ -268,6 +268,20 @@ class ModelAdapter:
                     if entry[1]:
                         model.train()
 
+    def logits_at(self, position: torch.Tensor, **model_inputs: Any) -> torch.Tensor:
+        """The model's logits ``(B, W, V)`` at ``position (B, W)`` of each row.
+
+        Where the model takes ``logits_to_keep``, only those positions are projected to the
+        vocabulary (the largest matrix of an LM); otherwise they are picked from the full logits.
+        """
+        if self.keeps_logits:
+            keep, rows = torch.unique(position, return_inverse=True)
+            model_inputs["logits_to_keep"] = keep
+        else:
+            rows = position
+        logits = self.model(**model_inputs).logits  # (B, K, V) or (B, L, V)
+        return logits.gather(1, rows.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
+
     def class_labels(self) -> list[str]:
         id2label = getattr(self.model.config, "id2label", None) or {}
         n = int(getattr(self.model.config, "num_labels", len(id2label)) or len(id2label))

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ._adapters import ModelAdapter, _model_kind, adapt, tokenizer_state_kept
+from ._collection import Explanations
 from ._engine import Engine, MaskJob
 from ._errors import InputError, UnknownNameError, UnknownParameterError
 from ._explanation import Explanation
@@ -195,6 +196,8 @@ class Explainer:
         max_length: int | None = None,
         **params: Any,
     ) -> None:
+        if _is_pipeline(model):  # a transformers pipeline: its model and tokenizer, its task picks ours
+            model, tokenizer, task = _from_pipeline(model, tokenizer, task if task is not None else kind)
         self.registry = registry or get_registry()
         self.adapter: ModelAdapter = adapt(model, tokenizer, device=device, dtype=dtype, max_length=max_length)
         if isinstance(method, AttributionRecipe):
@@ -313,7 +316,7 @@ class Explainer:
         return score
 
     # -- public -----------------------------------------------------------------------------------
-    def explain(self, texts: Any, targets: Any = None, contrast: Any = None) -> list[Explanation]:
+    def explain(self, texts: Any, targets: Any = None, contrast: Any = None) -> Explanations:
         """Explain ``texts`` (one input or a list); ``targets`` and ``contrast`` as in :func:`explain`."""
         inputs, single = as_inputs(texts)
         score = self._score(contrast)
@@ -323,7 +326,7 @@ class Explainer:
             items = self.task.prepare(inputs, targets=per_target, contrasts=per_contrast, granularity=self.granularity)
             _check_items(self.task, items, len(inputs))
             self._check_budget(items)
-            return self._explain_items(items, score)
+            return Explanations(self._explain_items(items, score))
 
     def explain_items(self, items: Sequence[TaskItem]) -> list[Explanation]:
         """Explain task items that are already prepared — e.g. ``[e.to_item() for e in explanations]``
@@ -498,10 +501,42 @@ def _reduce(attr: torch.Tensor, reduction: str) -> torch.Tensor:
     return attr.mean(-1)
 
 
+#: a transformers pipeline's task -> ours (``translation_xx_to_yy`` as ``translation``)
+PIPELINE_TASKS = {
+    "text-classification": "sequence_classification",
+    "sentiment-analysis": "sequence_classification",
+    "text-generation": "causal_lm",
+    "text2text-generation": "seq2seq",
+    "summarization": "seq2seq",
+    "translation": "seq2seq",
+    "token-classification": "token_classification",
+    "ner": "token_classification",
+    "question-answering": "question_answering",
+    "fill-mask": "masked_lm",
+}
+
+
+def _is_pipeline(obj: Any) -> bool:
+    """A ``transformers.Pipeline``, told without importing ``transformers.pipelines``."""
+    return any(c.__name__ == "Pipeline" and c.__module__.startswith("transformers.pipelines")
+               for c in type(obj).__mro__)
+
+
+def _from_pipeline(pipe: Any, tokenizer: Any, task: str | None) -> tuple[Any, Any, str | None]:
+    """``(model, tokenizer, task)`` of a pipeline: a tokenizer or task given explicitly wins."""
+    tokenizer = tokenizer if tokenizer is not None else getattr(pipe, "tokenizer", None)
+    if tokenizer is None:
+        raise InputError(f"the {type(pipe).__name__} has no tokenizer: pass one, explain(pipe, tokenizer, inputs)")
+    if task is None:
+        name = str(getattr(pipe, "task", "") or "")
+        task = PIPELINE_TASKS.get("translation" if name.startswith("translation") else name)
+    return pipe.model, tokenizer, task
+
+
 def explain(
     model: Any,
-    tokenizer: Any,
-    inputs: Any,
+    tokenizer: Any = None,
+    inputs: Any = None,
     *,
     method: str | AttributionRecipe = "lime",
     targets: Any = None,
@@ -509,14 +544,18 @@ def explain(
     contrast: Any = None,
     granularity: str = "word",
     **params: Any,
-) -> list[Explanation]:
-    """Explain ``inputs`` with one attribution method; one :class:`Explanation` per input.
+) -> Explanations:
+    """Explain ``inputs`` with one attribution method; one :class:`Explanation` per input, in an
+    :class:`~interpreto_core.Explanations` (a ``list`` with ``show()``, ``save()``, ``top()``).
 
     Parameters
     ----------
     model, tokenizer:
         A HF model and its tokenizer; the task that claims the model decides what an input
-        and a target are (``interpreto methods --kind task``).
+        and a target are (``interpreto methods --kind task``). Or a ``transformers`` pipeline in
+        place of both: ``explain(pipe, inputs, ...)`` (or ``explain(pipe, None, inputs)``) uses
+        ``pipe.model`` and ``pipe.tokenizer``, and the pipeline's task picks ours unless ``task=``
+        is given.
     inputs:
         One input or a list: a text, a ``(text_a, text_b)`` pair, chat messages
         ``[{"role": ..., "content": ...}]``, a source text (seq2seq) ... as the task takes.
@@ -537,5 +576,7 @@ def explain(
         ``score=`` and the engine options of :class:`Explainer`, the parameters of the method's
         parts and of the task.
     """
+    if _is_pipeline(model) and inputs is None and tokenizer is not None:
+        tokenizer, inputs = None, tokenizer  # explain(pipe, inputs, ...)
     explainer = Explainer(model, tokenizer, method=method, granularity=granularity, task=task, **params)
     return explainer.explain(inputs, targets, contrast)

@@ -10,9 +10,12 @@ import numpy as np
 
 from ._errors import InputError
 
-__all__ = ["GRANULARITIES", "Elements", "split_elements"]
+__all__ = ["GRANULARITIES", "PAIR_SEPARATOR", "Elements", "split_elements", "split_pair_elements"]
 
 GRANULARITIES = ("token", "word", "sentence", "all_tokens")
+
+#: a pair of texts is shown (and its spans point into) ``text_a + PAIR_SEPARATOR + text_b``
+PAIR_SEPARATOR = "\n\n"
 
 # A word is a run of word characters (with inner apostrophes: "don't"), or a run of punctuation.
 _WORD = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]+")
@@ -107,3 +110,44 @@ def split_elements(
         token_groups=tuple(g for _, g in kept),
         granularity=granularity,
     )
+
+
+def split_pair_elements(
+    *,
+    text_a: str,
+    text_b: str,
+    tokens: Sequence[str],
+    sequence_ids: Sequence[int | None],
+    offsets: Sequence[tuple[int, int]],
+    granularity: str,
+) -> tuple[str, list[tuple[int, int]], Elements, tuple[int, ...]]:
+    """Elements of a tokenized text pair (``tokenizer(text_a, text_b)``), none spanning both texts.
+
+    ``sequence_ids``: the encoding's ``sequence_ids()`` (0, 1, or None for added tokens);
+    ``offsets``: its offsets, relative to each text. Returns ``(joined text, offsets into it,
+    elements, segment of each element)``; the joined text is ``text_a + PAIR_SEPARATOR + text_b``.
+    """
+    shift = len(text_a) + len(PAIR_SEPARATOR)
+    joined = [(0, 0) if s is None else (o[0] + shift * s, o[1] + shift * s)
+              for s, o in zip(sequence_ids, offsets, strict=True)]
+    text = text_a + PAIR_SEPARATOR + text_b
+    special = [s is None for s in sequence_ids]
+    elements = split_elements(text=text, tokens=tokens, special=special, offsets=joined, granularity=granularity)
+    # a sentence of text_a without final punctuation would run into text_b: cut it at the texts' border
+    texts, spans, groups, segments = [], [], [], []
+    for t, span, group in zip(elements.texts, elements.spans, elements.token_groups, strict=True):
+        for s in (0, 1):
+            part = tuple(g for g in group if sequence_ids[g] == s)
+            if not part:
+                continue
+            if len(part) == len(group):
+                texts.append(t)
+                spans.append(span)
+            else:
+                start, end = joined[part[0]][0], joined[part[-1]][1]
+                texts.append(text[start:end])
+                spans.append((start, end))
+            groups.append(part)
+            segments.append(s)
+    out = Elements(texts=tuple(texts), spans=tuple(spans), token_groups=tuple(groups), granularity=granularity)
+    return text, joined, out, tuple(segments)

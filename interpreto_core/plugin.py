@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
-from ._elements import GRANULARITIES, Elements, split_elements
+from ._elements import GRANULARITIES, PAIR_SEPARATOR, Elements, split_elements, split_pair_elements
 from ._errors import (
     AmbiguousNameError,
     InputError,
@@ -104,6 +104,7 @@ _LAZY = {
 __all__ = [
     "GRANULARITIES",
     "KINDS",
+    "PAIR_SEPARATOR",
     "AffineLearner",
     "AmbiguousNameError",
     "AttributionRecipe",
@@ -160,6 +161,7 @@ __all__ = [
     "random_orders",
     "score_masks",
     "split_elements",
+    "split_pair_elements",
     "top_k_counts",
     "word_span",
 ]

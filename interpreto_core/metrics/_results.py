@@ -24,6 +24,18 @@ def _nanmean(values: np.ndarray) -> float:
     return float(np.nanmean(values)) if len(values) and not np.all(np.isnan(values)) else float("nan")
 
 
+def _nanstd(values: np.ndarray) -> float:
+    return float(np.nanstd(values)) if len(values) and not np.all(np.isnan(values)) else float("nan")
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}"
+
+
+#: texts shown one per row in the HTML view of a result (the mean covers them all)
+_MAX_ROWS = 50
+
+
 @attrs.frozen(kw_only=True, eq=False)
 class MetricResult:
     """One metric over a list of explanations.
@@ -74,6 +86,36 @@ class MetricResult:
             "parameters": dict(self.parameters),
         }
 
+    def to_html(self) -> str:
+        """A self-contained page: the metric per text beside the random baseline, mean ± std below
+        (every name and value escaped)."""
+        from ..visualization import _page
+
+        return _page(f"interpreto: {self.metric} of {self.method}", self._html_body())
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def _html_body(self) -> str:
+        from .._safe_text import html_text
+
+        arrow = "higher" if self.higher_is_better else "lower"
+        meta = f"{arrow} is better · {len(self.values)} texts · gain over random {_fmt(self.gain)}"
+        head = (f"<h3>{html_text(self.metric)} of {html_text(self.method)}</h3>"
+                f'<div class="itp-meta">{html_text(meta)}</div>')
+        rows = [f"<tr><td>{i + 1}</td><td>{html_text(_fmt(v))}</td>"
+                f'<td class="itp-rand">{html_text(_fmt(r))}</td></tr>'
+                for i, (v, r) in enumerate(zip(self.values[:_MAX_ROWS], self.random_values[:_MAX_ROWS], strict=False))]
+        if len(self.values) > _MAX_ROWS:
+            rows.append(f'<tr><td colspan="3">… {len(self.values) - _MAX_ROWS} more texts</td></tr>')
+        mean = f"{_fmt(self.mean)} ± {_fmt(_nanstd(self.values))}"
+        random_mean = f"{_fmt(self.random_mean)} ± {_fmt(_nanstd(self.random_values))}"
+        rows.append(f'<tr><th>mean ± std</th><th class="itp-best">{html_text(mean)}</th>'
+                    f'<th class="itp-rand">{html_text(random_mean)}</th></tr>')
+        table = (f"<table><tr><th>text</th><th>{html_text(self.method)}</th><th>random</th></tr>"
+                 f"{''.join(rows)}</table>")
+        return head + table
+
     def __str__(self) -> str:
         arrow = "higher" if self.higher_is_better else "lower"
         return (
@@ -104,6 +146,20 @@ class CurveResult(MetricResult):
         source = self.random_curves if random else self.curves
         rows = [np.interp(grid, x, row) for x, c in zip(self.x, source, strict=True) for row in c]
         return grid, (np.mean(rows, axis=0) if rows else np.full(n_points, np.nan))
+
+    def _html_body(self) -> str:
+        body = super()._html_body()
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            return body
+        from ..visualization import _png_tag, plot_curves
+
+        try:
+            png = plot_curves([self])
+        except (ValueError, IndexError):  # no curve to draw (no texts)
+            return body
+        return body + _png_tag(png, f"{self.metric} curve of {self.method}")
 
     def to_json(self) -> dict[str, Any]:
         return super().to_json() | {

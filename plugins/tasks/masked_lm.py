@@ -159,19 +159,10 @@ class MaskedLM(Task):
 
     # -- scoring ----------------------------------------------------------------------------------
     def scores(self, batch, score):
-        import torch
-
-        position = batch.target_field("position")
         index = batch.target_field("index")
         foil = batch.target_field("foil") if score.needs_foil else None
-        kwargs: dict[str, Any] = {"inputs_embeds": batch.inputs_embeds, "attention_mask": batch.attention_mask}
-        if self.adapter.keeps_logits:  # only the masks' logits are materialised
-            keep, rows = torch.unique(position, return_inverse=True)
-            kwargs["logits_to_keep"] = keep
-        else:
-            rows = position
-        logits = self.model(**kwargs).logits  # (B, K, V) or (B, L, V)
-        picked = logits.gather(1, rows.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))  # (B, W, V)
+        picked = self.adapter.logits_at(batch.target_field("position"), inputs_embeds=batch.inputs_embeds,
+                                        attention_mask=batch.attention_mask)  # (B, W, V)
         return score(picked, index, foil)
 
 

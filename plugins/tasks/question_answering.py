@@ -26,9 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from interpreto_core.plugin import Elements, Target, Task, TaskItem, hookimpl, split_elements
+from interpreto_core.plugin import Target, Task, TaskItem, hookimpl, split_pair_elements
 
-PAIR_SEPARATOR = "\n\n"
 #: the logit given to padding positions, so that they take no probability
 _PAD_LOGIT = -1e9
 
@@ -98,28 +97,10 @@ class QuestionAnswering(Task):
         ids = list(enc["input_ids"])
         if 1 not in seq:
             raise self.input_error(f"the question fills the model's {adapter.max_length} tokens: no context is left")
-        shift = len(question) + len(PAIR_SEPARATOR)
         raw_offsets = [tuple(o) for o in enc["offset_mapping"]]
-        offsets = [(0, 0) if s is None else (o[0] + shift * s, o[1] + shift * s)
-                   for s, o in zip(seq, raw_offsets, strict=True)]
-        text = question + PAIR_SEPARATOR + context
-        special = [s is None for s in seq]
-        elements = split_elements(text=text, tokens=tok.convert_ids_to_tokens(ids), special=special, offsets=offsets,
-                                  granularity=granularity)
-        # an element never spans both texts
-        texts, spans, groups, segments = [], [], [], []
-        for t, span, group in zip(elements.texts, elements.spans, elements.token_groups, strict=True):
-            for s in (0, 1):
-                part = tuple(g for g in group if seq[g] == s)
-                if not part:
-                    continue
-                if len(part) == len(group):
-                    texts.append(t), spans.append(span)
-                else:
-                    start, end = offsets[part[0]][0], offsets[part[-1]][1]
-                    texts.append(text[start:end]), spans.append((start, end))
-                groups.append(part), segments.append(s)
-        elements = Elements(texts=tuple(texts), spans=tuple(spans), token_groups=tuple(groups), granularity=granularity)
+        text, _, elements, segments = split_pair_elements(
+            text_a=question, text_b=context, tokens=tok.convert_ids_to_tokens(ids), sequence_ids=seq,
+            offsets=raw_offsets, granularity=granularity)
         layout: dict[str, Any] = {}
         context_tokens = [i for i, s in enumerate(seq) if s == 1]
         layout["context_tokens"] = [context_tokens[0], context_tokens[-1] + 1]

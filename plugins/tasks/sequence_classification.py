@@ -13,9 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from interpreto_core.plugin import Elements, Target, Task, TaskItem, hookimpl, split_elements
-
-PAIR_SEPARATOR = "\n\n"
+from interpreto_core.plugin import Elements, Target, Task, TaskItem, hookimpl, split_pair_elements
 
 
 class SequenceClassification(Task):
@@ -71,32 +69,13 @@ class SequenceClassification(Task):
                              split_special_tokens=True)
         full = self.tokenizer(a, b, split_special_tokens=True)
         truncated = len(full["input_ids"]) > len(enc["input_ids"])
-        seq = enc.sequence_ids()
-        shift = len(a) + len(PAIR_SEPARATOR)
-        offsets = [(0, 0) if s is None else (o[0] + shift * s, o[1] + shift * s)
-                   for s, o in zip(seq, enc["offset_mapping"], strict=True)]
         ids = list(enc["input_ids"])
-        text = a + PAIR_SEPARATOR + b
-        tokens = self.tokenizer.convert_ids_to_tokens(ids)
-        special = [s is None for s in seq]
-        elements = split_elements(text=text, tokens=tokens, special=special, offsets=offsets, granularity=granularity)
-        # an element never spans both texts (a sentence of text_a without final punctuation would)
-        texts, spans, groups, segments = [], [], [], []
-        for t, span, group in zip(elements.texts, elements.spans, elements.token_groups, strict=True):
-            for s in (0, 1):
-                part = tuple(g for g in group if seq[g] == s)
-                if not part:
-                    continue
-                if len(part) == len(group):
-                    texts.append(t), spans.append(span)
-                else:
-                    start, end = offsets[part[0]][0], offsets[part[-1]][1]
-                    texts.append(text[start:end]), spans.append((start, end))
-                groups.append(part), segments.append(s)
-        elements = Elements(texts=tuple(texts), spans=tuple(spans), token_groups=tuple(groups), granularity=granularity)
+        text, _, elements, segments = split_pair_elements(
+            text_a=a, text_b=b, tokens=self.tokenizer.convert_ids_to_tokens(ids), sequence_ids=enc.sequence_ids(),
+            offsets=[tuple(o) for o in enc["offset_mapping"]], granularity=granularity)
         # BERT-like models read the pair's second text with token type 1
         types = list(enc["token_type_ids"]) if "token_type_ids" in enc and any(enc["token_type_ids"]) else []
-        return text, ids, elements, tuple(segments), truncated, types
+        return text, ids, elements, segments, truncated, types
 
     def prepare(self, inputs, *, targets, contrasts, granularity):
         labels = self.labels()

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 #: interpreto_core.plugin.__all__, exactly: adding or removing a public name is a decision
 PLUGIN_API = [
-    "GRANULARITIES", "KINDS",
+    "GRANULARITIES", "KINDS", "PAIR_SEPARATOR",
     "AffineLearner", "AmbiguousNameError", "AttributionRecipe", "ConceptInterpretation", "ConceptMetric",
     "CurveMetric", "CurveResult", "DictionaryLearner", "Elements", "EraserMetric", "Explainer", "Explanation",
     "GradientPlan", "InputError", "InterpretoError", "InvalidPartError", "MaskJob", "MetricItem", "MetricResult",
@@ -30,13 +30,13 @@ PLUGIN_API = [
     "adapt", "area", "as_matrix", "build_part", "check_concepts", "check_fractions", "check_n_steps",
     "codes_and_reconstruction", "concept_codes", "curve_steps", "fista_codes", "get_registry", "hookimpl",
     "method_name", "method_order", "metric_items", "moved_masks", "part_params", "random_orders", "score_masks",
-    "split_elements", "top_k_counts", "word_span",
+    "split_elements", "split_pair_elements", "top_k_counts", "word_span",
 ]
 
 #: interpreto_core.__all__, exactly (``hookspec`` left it: a plugin only needs ``hookimpl``)
 PACKAGE_API = [
     "KINDS", "AmbiguousNameError", "AttributionRecipe", "CurveResult", "Elements", "Encoding", "Explainer",
-    "Explanation", "GradientPlan", "InputError", "InterpretoError", "InvalidPartError", "MetricResult",
+    "Explanation", "Explanations", "GradientPlan", "InputError", "InterpretoError", "InvalidPartError", "MetricResult",
     "ModelAdapter", "PartRecord", "PerturbationPlan", "PluginLoadError", "PluginRecord", "PluginWarning", "Registry",
     "Target", "UnknownNameError", "UnknownParameterError", "__version__", "evaluate", "explain", "explain_dataset",
     "get_registry", "hookimpl", "list_methods", "list_plugins", "reset_registry",
