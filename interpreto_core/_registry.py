@@ -6,6 +6,7 @@ import contextlib
 import contextvars
 import importlib.metadata as md
 import os
+import sys
 import threading
 import time
 import warnings
@@ -56,6 +57,28 @@ def _slow_threshold() -> float:
                       f"using {SLOW_PLUGIN_SECONDS}", PluginWarning, stacklevel=3)
         return SLOW_PLUGIN_SECONDS
     return value
+
+
+@contextlib.contextmanager
+def _still_importing(identity: str, module: str, dist: str | None, threshold: float) -> Iterator[None]:
+    """While an import runs longer than ``threshold``, say on stderr which plugin it is (a plugin
+    that hangs at import then hangs with a name, not silently)."""
+    def report() -> None:
+        from ._safe_text import terminal
+
+        sys.stderr.write(terminal(f"interpreto: still importing plugin {identity!r} ({module}, from "
+                                  f"{dist or 'no distribution'}) after {threshold:g} s ...") + "\n")
+        sys.stderr.flush()
+
+    timer = threading.Timer(threshold, report) if threshold > 0 else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    try:
+        yield
+    finally:
+        if timer is not None:
+            timer.cancel()
 
 
 def _warn_if_slow(identity: str, module: str, dist: str | None, seconds: float, threshold: float) -> None:
@@ -157,7 +180,8 @@ class Registry:
                 continue
             start = time.perf_counter()
             try:
-                module = ep.load()
+                with _still_importing(identity, ep.value, dist_name, slow):
+                    module = ep.load()
             except BaseException as exc:  # SystemExit too: a plugin must not end the host
                 if isinstance(exc, KeyboardInterrupt):
                     raise

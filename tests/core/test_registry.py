@@ -244,3 +244,23 @@ def test_a_bad_slow_threshold_warns_and_uses_the_default(monkeypatch):
     reg, caught = _load()
     assert any("INTERPRETO_SLOW_PLUGIN_SECONDS" in str(w.message) for w in caught)
     assert "lime" in reg.names("attribution")
+
+
+def test_a_plugin_still_importing_is_named_while_it_runs(tmp_path):
+    """A plugin that sleeps at import: the listing says which one while it waits (not only afterwards)."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "sleepy_plugin.py").write_text("import time\ntime.sleep(3)\n", encoding="utf-8")
+    info = tmp_path / "sleepy_dist-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: sleepy-dist\nVersion: 0.1\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text("[interpreto]\nsleepy = sleepy_plugin\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+           "INTERPRETO_SLOW_PLUGIN_SECONDS": "1"}
+    done = subprocess.run([sys.executable, "-m", "interpreto_core.cli", "plugins"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "still importing plugin 'sleepy' (sleepy_plugin, from sleepy-dist) after 1 s" in done.stderr
+    assert "sleepy" in done.stdout  # it loaded in the end, and is listed
