@@ -402,12 +402,17 @@ class Explainer:
         plans = []
         xs = []
         name = self._records["first"].qualified_name
+        # n_steps="auto" (a gradient method with ``adaptive`` and ``orders``): refined per input
+        adaptive = getattr(self.first, "adaptive", False) is True and hasattr(self.first, "orders")
         for item in items:
             x = engine.embed(item)
             covered = torch.from_numpy(item.membership().sum(0) > 0).to(adapter.device)
             # Tokens outside every element (special and template tokens) stay at their embedding,
             # so they get no attribution and completeness holds over the elements.
             b = torch.where(covered[:, None], base_vec.expand_as(x), x)
+            if adaptive:
+                xs.append((x, b))
+                continue
             plan = self.first.plan(x, b, generator=self._generator(item))
             points = getattr(plan, "points", None)
             if not isinstance(points, torch.Tensor) or points.ndim != 3 or tuple(points.shape[1:]) != tuple(x.shape):
@@ -416,11 +421,18 @@ class Explainer:
                                  f"{x.shape[1]})")
             plans.append(plan)
             xs.append((x, b))
-        grads = engine.gradients(items, [pl.points for pl in plans])
+        runs: list[Any] = [None] * len(items)
+        if adaptive:
+            from ._adaptive import run_adaptive
+
+            runs = run_adaptive(self.first, self.aggregator, engine, items, xs)
+            plans, grads = [r[0] for r in runs], [r[1] for r in runs]
+        else:
+            grads = engine.gradients(items, [pl.points for pl in plans])
         results = []
         agg_name = self._records["agg"].qualified_name
-        for item, plan, g, (x, b) in zip(items, plans, grads, xs, strict=True):
-            token_attr = self.aggregator.aggregate(plan, g)  # (T, L, H)
+        for item, plan, g, (x, b), run in zip(items, plans, grads, xs, runs, strict=True):
+            token_attr = self.aggregator.aggregate(plan, g) if run is None else g  # (T, L, H)
             if not isinstance(token_attr, torch.Tensor) or tuple(token_attr.shape) != (len(item.targets), *x.shape):
                 got = tuple(token_attr.shape) if isinstance(token_attr, torch.Tensor) else type(token_attr).__name__
                 raise InputError(f"aggregator {agg_name!r} returned {got}, expected (T, L, H) = "
@@ -429,10 +441,16 @@ class Explainer:
             scores = token_scores.numpy().astype(np.float64) @ item.membership().T.astype(np.float64)
             _check_scores(agg_name, scores, (len(item.targets), len(item.elements)))
             extras: dict[str, Any] = dict(plan.info.get("extras", {}))
+            f_delta = None
+            if run is not None:
+                extras.update(run[2])
+                f_delta = np.asarray(extras.pop("f_delta"))
             if self.engine_params["completeness_delta"]:
-                out = engine.point_scores(item, [x, b])
+                if f_delta is None:
+                    out = engine.point_scores(item, [x, b])
+                    f_delta = out[0] - out[1]
                 visible_sum = np.where(item.visible, scores, 0.0).sum(axis=1)
-                extras["completeness_delta"] = (visible_sum - (out[0] - out[1])).tolist()
+                extras["completeness_delta"] = (visible_sum - f_delta).tolist()
             results.append((scores, extras))
         return results
 
