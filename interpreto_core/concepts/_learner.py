@@ -402,7 +402,8 @@ def _check_loaded(learner: DictionaryLearner, tensors: dict[str, torch.Tensor], 
                                  f"{tuple(str(dims.get(a, a)) for a in axes)} for hidden_size {hidden}")
     try:
         d = learner.dictionary
-        probe = torch.randn(1, hidden, generator=torch.Generator().manual_seed(0))
+        # non-negative: every learner encodes it (NMF refuses negative activations)
+        probe = torch.rand(1, hidden, generator=torch.Generator().manual_seed(0))
         z = learner.encode(probe)
         back = learner.decode(z)
     except InputError as exc:

@@ -100,6 +100,9 @@ def test_explain_errors_and_warnings_are_escaped(hostile_model_dir, capsys):
     args.func = warn_and_fail
     with warnings.catch_warnings():
         warnings.simplefilter("always")
+        # print warnings to stderr as Python does by default (pytest's warning capture would record them)
+        warnings.showwarning = lambda message, category, filename, lineno, file=None, line=None: sys.stderr.write(
+            warnings.formatwarning(message, category, filename, lineno, line))
         original = cli.build_parser
         try:
             cli.build_parser = lambda: types.SimpleNamespace(parse_args=lambda argv: args)  # type: ignore[assignment]
