@@ -19,9 +19,13 @@ def cls_pipe(classifier, tokenizer):
 
 @pytest.fixture(scope="module")
 def lm_pipe(causal_lm, tokenizer):
+    import copy
+
     from transformers import pipeline
 
-    return pipeline("text-generation", model=causal_lm, tokenizer=tokenizer)
+    # transformers' text-generation pipeline sets padding_side="left" on the tokenizer it is given:
+    # give it a copy, never the session's shared tokenizer
+    return pipeline("text-generation", model=causal_lm, tokenizer=copy.deepcopy(tokenizer))
 
 
 def test_classification_pipeline_equals_model_and_tokenizer(cls_pipe, classifier, tokenizer):
@@ -39,7 +43,8 @@ def test_gradient_method_through_a_pipeline(cls_pipe, classifier, tokenizer):
 
 
 def test_generation_pipeline_picks_causal_lm(lm_pipe, causal_lm, tokenizer):
-    expected = explain(causal_lm, tokenizer, "the capital of france is", method="occlusion", max_new_tokens=2)
+    assert tokenizer.padding_side == "right"  # the shared tokenizer was not touched
+    expected = explain(causal_lm, lm_pipe.tokenizer, "the capital of france is", method="occlusion", max_new_tokens=2)
     got = explain(lm_pipe, "the capital of france is", method="occlusion", max_new_tokens=2)
     assert got == expected
     assert got[0].task == "causal_lm"
