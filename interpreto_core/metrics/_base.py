@@ -117,7 +117,8 @@ class CurveMetric:
             random_curves.append(r)
         return CurveResult(
             metric=self.name, method=method_name(explanations), values=values, random_values=random_values,
-            higher_is_better=self.higher_is_better, parameters=self.parameters, x=xs, curves=method_curves,
+            higher_is_better=self.higher_is_better, parameters=self.parameters | {"mode": curves.mode},
+            x=xs, curves=method_curves,
             random_curves=random_curves,
         )
 

@@ -20,13 +20,14 @@ MasksFor = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 @attrs.frozen(kw_only=True, eq=False)
 class OrderCurves:
     """Raw curves: ``method[i][t]`` and ``random[i][t]`` (mean over random orders) with abscissa ``x[i][t]``;
-    ``full[i]`` the ``(T,)`` scores of the unperturbed input."""
+    ``full[i]`` the ``(T,)`` scores of the unperturbed input; ``mode`` the score they read."""
 
     items: list[MetricItem]
     x: list[list[np.ndarray]]
     method: list[list[np.ndarray]]
     random: list[list[np.ndarray]]
     full: list[np.ndarray]
+    mode: str | None = None
 
     def stacked(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Text ``i``'s curves as ``(S,)`` x and ``(T, S)`` arrays, targets resampled on the longest x."""
@@ -124,7 +125,7 @@ def order_curves(
         for k, item in enumerate(items):
             for t in range(item.n_targets):
                 random_cache[_cache_key(item, t, n_random, seed, baseline, mode)] = (random[k][t], full[k][t])
-    return OrderCurves(items=items, x=xs, method=method, random=random, full=full)
+    return OrderCurves(items=items, x=xs, method=method, random=random, full=full, mode=mode)
 
 
 def _cache_key(item: MetricItem, t: int, n_random: int, seed: int, baseline: str, mode: str) -> tuple:

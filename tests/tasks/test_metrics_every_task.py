@@ -44,6 +44,7 @@ def test_all_five_metrics_run_on_every_task(task, tokenizer, request):
     for name, result in results.items():
         assert len(result.values) == len(expls), name
         assert np.isfinite(result.values).all() and np.isfinite(result.random_values).all(), name
-    # the faithfulness curves read probabilities: areas lie in [0, 1]
+    # the faithfulness curves read probabilities (the task's metric_score, recorded): areas lie in [0, 1]
+    assert results["deletion"].parameters["mode"] == "probability"
     for name in ("insertion", "deletion"):
         assert ((results[name].values >= -1e-9) & (results[name].values <= 1 + 1e-9)).all()
