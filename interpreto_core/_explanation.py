@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -11,15 +10,11 @@ import attrs
 import numpy as np
 
 from ._errors import InputError
-from ._tasks import Target, TaskItem
+from ._tasks import Target, TaskItem, _tuple
 
 __all__ = ["Explanation"]
 
 FORMAT_VERSION = 2  # 2: the task, its input and item (token ids, groups, visibility) are kept
-
-
-def _tuple(value: Iterable[Any]) -> tuple[Any, ...]:
-    return tuple(value)
 
 
 def _as_scores(value: Any) -> np.ndarray:
