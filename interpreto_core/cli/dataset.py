@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._common import add_task_arguments, check_names, parse_params, parse_value
+from ._common import add_task_arguments, check_names, parse_value, route_params
 
 __all__ = ["add_parser", "run_command"]
 
@@ -20,7 +20,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("source", help="data file (.csv, .tsv, .jsonl, .txt)")
     p.add_argument("--model", required=True, help="local model folder (save_pretrained model + tokenizer)")
-    p.add_argument("--method", action="append", required=True, help="attribution method (repeat for several)")
+    p.add_argument("-m", "--method", action="append", required=True, help="attribution method (repeat for several)")
     p.add_argument("--out", default="results.jsonl", help="output .jsonl file or .parquet folder")
     p.add_argument("--granularity", default="word")
     p.add_argument("--batch-size", type=int, default=32)
@@ -32,8 +32,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--target-column", help="a column holding each row's target (class, or continuation)")
     p.add_argument("--contrast-column", help="a column holding each row's contrast (foil)")
     p.add_argument("--no-header", action="store_true", help="CSV/TSV without a header line")
-    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                   help="method or task parameter for every method, e.g. n_samples=200, max_new_tokens=3 (JSON values)")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="[METHOD.]KEY=VALUE",
+                   help="a parameter: KEY=VALUE for every method that takes it (n_samples=200, max_new_tokens=3), "
+                   "METHOD.KEY=VALUE for one method (lime.n_samples=64); values typed (3, 0.5, true, none, JSON "
+                   "lists, else text) and checked before the model loads")
     add_task_arguments(p)
     p.add_argument("--restart", action="store_true", help="start the output over instead of resuming it")
     p.add_argument("--ray-workers", type=int, default=0, help="run on Ray with this many workers (needs ray)")
@@ -53,13 +55,15 @@ def run_command(args: argparse.Namespace) -> int:
         raise InputError("give --text-column or --pair-columns, not both")
     # unknown task / score names fail here, before the model loads (locally or on Ray workers)
     task = check_names(args.task, args.score, contrast=args.contrast, contrast_column=args.contrast_column)
+    # so do unknown methods and parameter names / values (from the registry and the folder's config.json)
+    shared, own = route_params(args.param, list(dict.fromkeys(args.method)), task or task_of_folder(args.model))
     common: dict[str, Any] = dict(
-        methods=list(dict.fromkeys(args.method)), out=args.out, granularity=args.granularity,
+        methods=own, out=args.out, granularity=args.granularity,
         batch_size=args.batch_size, chunk_size=args.chunk_size, resume=not args.restart, overwrite=args.restart,
         text_column=[as_col(c) for c in columns] if isinstance(columns, list) else as_col(columns),
         id_column=as_col(args.id_column), target_column=as_col(args.target_column), progress=True,
-        **parse_params(args.param),
     )
+    common.update(shared)  # -p batch_size=8 wins over --batch-size
     if args.pair_columns:
         common["pair_columns"] = [as_col(c) for c in args.pair_columns]
     if args.contrast_column is not None:

@@ -1,5 +1,10 @@
 """``interpreto explain``: explain texts with a local model folder, print, save HTML/JSON, score.
 
+``interpreto explain MODEL TEXT... -m lime -m saliency -p n_samples=32 -p lime.n_samples=64``:
+texts as arguments, ``-`` for standard input (one text per line), ``--file``, or ``--chat`` (a JSON
+file of chat messages). Method parameters are typed and checked against the registry before the
+model loads (:func:`~interpreto_core.cli._common.route_params`).
+
 Models are read from local folders only (:func:`interpreto_core._loading.load_local_model`,
 ``local_files_only=True``): no hub access is attempted. Every registered task works: the task
 that claims the model (or ``--task``) decides what ``--target`` and ``--contrast`` mean.
@@ -17,21 +22,26 @@ from typing import Any
 from .._errors import InputError
 from .._loading import load_local_model
 from .._safe_text import terminal
-from ._common import add_task_arguments, check_names, parse_params, parse_value
+from ._common import add_task_arguments, check_names, parse_value, route_params
 
-__all__ = ["add_parser", "run_explain", "read_texts"]
+__all__ = ["add_parser", "run_explain", "read_texts", "read_chat"]
 
 #: texts per call of the explainer: large enough to pack batches, small enough for a live progress bar
 _CHUNK = 16
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    p = sub.add_parser("explain", help="explain texts with a local model folder")
-    p.add_argument("texts", nargs="*", help="texts to explain")
+    p = sub.add_parser("explain", help="explain texts with a local model folder",
+                       usage="interpreto explain MODEL [TEXT ...] [-m METHOD] [-p [METHOD.]KEY=VALUE] [options]")
+    p.add_argument("texts", nargs="*", metavar="TEXT",
+                   help="the model folder (unless --model is given), then the texts to explain; '-' reads texts "
+                   "from standard input, one per line")
     p.add_argument("--file", help="a file with one text per line; or a .jsonl file whose rows hold a text, a "
                    "[text_a, text_b] pair or chat messages [{role, content}] in a text / messages field")
-    p.add_argument("--model", required=True, help="a local model folder (no hub access is attempted)")
-    p.add_argument("--method", action="append", help="attribution method (repeatable); default: lime")
+    p.add_argument("--chat", metavar="FILE.json", help="a JSON file of chat messages: [{\"role\": ..., \"content\": "
+                   "...}, ...] (one conversation), a list of such lists, or {\"messages\": [...]}")
+    p.add_argument("--model", help="a local model folder (no hub access is attempted); or give it first, as MODEL")
+    p.add_argument("-m", "--method", action="append", help="attribution method (repeatable); default: lime")
     p.add_argument("--granularity", default="word", choices=["token", "word", "sentence", "all_tokens"])
     p.add_argument("--target", action="append",
                    help="what to explain: a class index or label (classifiers; repeat for several classes), the "
@@ -40,8 +50,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--max-new-tokens", type=int, default=5,
                    help="causal LMs and seq2seq: tokens to generate and explain when no --target is given")
     add_task_arguments(p)
-    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                   help="method or task parameter, e.g. n_samples=200, roles='[\"user\"]' (JSON values)")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="[METHOD.]KEY=VALUE",
+                   help="a parameter: KEY=VALUE for every method that takes it (n_samples=32), METHOD.KEY=VALUE for "
+                   "one method (lime.n_samples=64); values typed: 3, 0.5, true, none, '[\"user\"]', else text; "
+                   "checked before the model loads")
     p.add_argument("--html", help="write an HTML view to this file")
     p.add_argument("--json", dest="json_out", help="write the explanations as JSON to this file")
     p.add_argument("--batch-size", type=int, default=32)
@@ -56,10 +68,44 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     return p
 
 
-def read_texts(texts: list[str], file: str | None) -> list[Any]:
-    """Texts from the command line, then one per non-empty line of ``file`` (``-``: standard input);
-    a ``.jsonl`` file's rows may also hold text pairs and chat messages (read by ``read_rows``)."""
-    out: list[Any] = list(texts or [])
+def _stdin_lines() -> list[str]:
+    return [line.strip() for line in sys.stdin.read().splitlines() if line.strip()]
+
+
+def read_chat(file: str) -> list[list[dict[str, Any]]]:
+    """The conversations of a ``--chat`` JSON file: one list of ``{"role", "content"}`` messages,
+    a list of such lists, or ``{"messages": [...]}``; anything else is one clear ``InputError``."""
+    path = Path(file)
+    if not path.is_file():
+        raise InputError(f"--chat {terminal(file)!r} is not a file")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"--chat {terminal(file)!r} is not JSON ({exc})") from None
+    if isinstance(data, dict) and "messages" in data:
+        data = data["messages"]
+    chats = data if isinstance(data, list) and data and all(isinstance(c, list) for c in data) else [data]
+    for k, chat in enumerate(chats):
+        ok = isinstance(chat, list) and bool(chat) and all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+            for m in chat)
+        if not ok:
+            where = f" (conversation {k + 1})" if len(chats) > 1 else ""
+            raise InputError(f"--chat {terminal(file)!r}{where}: expected a list of {{\"role\": ..., \"content\": "
+                             f"...}} messages with text roles and contents, got {terminal(json.dumps(chat))[:80]}")
+    return chats
+
+
+def read_texts(texts: list[str], file: str | None, chat: str | None = None) -> list[Any]:
+    """Texts from the command line (``-``: the lines of standard input), then one per non-empty line
+    of ``file`` (``-``: standard input); a ``.jsonl`` file's rows may also hold text pairs and chat
+    messages (read by ``read_rows``); then the conversations of the ``chat`` JSON file."""
+    out: list[Any] = []
+    for text in texts or []:
+        if text == "-":
+            out += _stdin_lines()
+        else:
+            out.append(text)
     if file:
         if file == "-":
             lines = sys.stdin.read().splitlines()
@@ -78,8 +124,11 @@ def read_texts(texts: list[str], file: str | None) -> list[Any]:
             else:
                 lines = path.read_text(encoding="utf-8").splitlines()
         out += [line.strip() for line in lines if line.strip()]
+    if chat:
+        out += read_chat(chat)
     if not out:
-        raise InputError("nothing to explain: give texts as arguments or --file FILE (one text per line)")
+        raise InputError("nothing to explain: give texts as arguments, '-' (standard input), --file FILE (one text "
+                         "per line) or --chat FILE.json")
     return out
 
 
@@ -119,7 +168,13 @@ def run_explain(args: argparse.Namespace) -> int:
     from .._attribution import Explainer
     from ..visualization import explanation_terminal, plot_curves, report_html
 
-    texts = read_texts(args.texts, args.file)
+    positional = list(args.texts or [])
+    model_dir = args.model
+    if model_dir is None:
+        if not positional or positional[0] == "-":
+            raise InputError("give the model folder first: interpreto explain MODEL TEXT... (or --model MODEL)")
+        model_dir = positional.pop(0)
+    texts = read_texts(positional, args.file, args.chat)
     methods = list(dict.fromkeys(args.method or ["lime"]))
     metric_names = list(dict.fromkeys(args.metric or []))
     if args.plot and not metric_names:
@@ -134,11 +189,16 @@ def run_explain(args: argparse.Namespace) -> int:
         for name in metric_names:
             get_registry().get("metric", name)  # unknown names fail before the model loads
     task = check_names(args.task, args.score, contrast=args.contrast)  # so do unknown tasks and scores
-    params = {"max_new_tokens": args.max_new_tokens, **parse_params(args.param)}
-    model, tokenizer = load_local_model(args.model, task=task)
+    from .._loading import task_of_folder
+
+    # so do unknown methods, parameter names and values: checked from the registry, the model is not read
+    shared, own = route_params(args.param, methods, task or task_of_folder(model_dir))
+    methods = list(own)  # registered names
+    model, tokenizer = load_local_model(model_dir, task=task)
     explainers = {
         m: Explainer(model, tokenizer, method=m, granularity=args.granularity, task=task, score=args.score,
-                     **{"batch_size": args.batch_size, "seed": args.seed, **params, "progress": False})
+                     **{"batch_size": args.batch_size, "seed": args.seed, "max_new_tokens": args.max_new_tokens,
+                        **shared, **own[m], "progress": False})
         for m in methods
     }
     task = next(iter(explainers.values())).task.name
@@ -182,12 +242,12 @@ def run_explain(args: argparse.Namespace) -> int:
             plots.append(plot_curves(curves, path=args.plot))
     if args.html:
         Path(args.html).write_text(report_html(results, metrics=metrics, plots=plots,
-                                               title=f"interpreto explain: {Path(args.model).name}"),
+                                               title=f"interpreto explain: {Path(model_dir).name}"),
                                    encoding="utf-8")
         print(f"wrote {terminal(args.html)}", file=sys.stderr)
     if args.json_out:
         data = {
-            "model": str(args.model),
+            "model": str(model_dir),
             "explanations": {m: [e.to_json() for e in ex] for m, ex in results.items()},
             "metrics": {m: {n: r.to_json() for n, r in per.items()} for m, per in metrics.items()},
         }
