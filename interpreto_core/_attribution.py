@@ -273,6 +273,7 @@ class Explainer:
             raise InputError(f"batch_size must be a positive integer, got {p['batch_size']!r}")
         if p["baseline"] is None:
             p["baseline"] = "auto" if self.recipe.family == "perturbation" else "zero"
+        self.forward_tokens = 0  # real (unpadded) tokens those rows carried
         self.adapter.baseline_vector(p["baseline"])  # validates early
         if p["reduction"] not in REDUCTIONS:
             raise InputError(f"unknown reduction {p['reduction']!r}; choose one of {', '.join(REDUCTIONS)}")
@@ -369,6 +370,7 @@ class Explainer:
     def _generator(self, item: TaskItem) -> torch.Generator:
         return torch.Generator().manual_seed(int(self._rng(item).integers(2**62)))
 
+        self.forward_tokens = engine.tokens
     # -- perturbation -----------------------------------------------------------------------------
     def _run_perturbation(self, engine: Engine, items: list[TaskItem]) -> list[tuple[np.ndarray, dict[str, Any]]]:
         baseline = self.adapter.baseline_vector(self.engine_params["baseline"])

@@ -77,6 +77,7 @@ class Engine:
         self.adapter = task.adapter
         self.forward_calls = 0
         self.rows = 0
+        self.tokens = 0  # real (unpadded) tokens the forward passes carried
 
     # -- helpers ----------------------------------------------------------------------------------
     def embed(self, item: TaskItem) -> torch.Tensor:
@@ -90,22 +91,33 @@ class Engine:
             disable = None  # tqdm: off when not a TTY
         return tqdm(total=total, desc=self.desc, unit="batch", disable=disable, leave=False)
 
+    def row_length(self, item: TaskItem, targets: Sequence[int]) -> int:
+        """The task's :meth:`Task.row_length`, checked: rows are cut to the tokens their targets need."""
+        n = self.task.row_length(item, [int(t) for t in targets])
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= int(n) <= item.length:
+            raise InputError(f"task {self.task.name!r} returned row length {n!r} for an input of {item.length} "
+                             "tokens; expected an integer in 1..length")
+        return int(n)
+
     def _batch(self, items: Sequence[TaskItem], segments: list[tuple[int, np.ndarray, int]], item_of: Sequence[int],
-               width: int) -> RowBatch:
-        """The RowBatch frame of a chunk: zero embeddings to fill, the mask, row items, -1 targets."""
+               width: int, lengths: Sequence[int] | None = None) -> RowBatch:
+        """The RowBatch frame of a chunk: zero embeddings to fill, the mask, row items, -1 targets.
+
+        ``lengths[k]``: the tokens job k's rows carry (default: its item's length)."""
         adapter = self.adapter
         n_rows = sum(len(rs) for _, rs, _ in segments)
         used = sorted({item_of[k] for k, _, _ in segments})
         local = {i: n for n, i in enumerate(used)}
-        length = max(items[i].length for i in used)
+        size = [items[item_of[k]].length if lengths is None else lengths[k] for k, _, _ in segments]
+        length = max(size)
         emb = torch.zeros((n_rows, length, adapter.hidden_size), dtype=adapter.dtype, device=adapter.device)
         mask = torch.zeros((n_rows, length), dtype=torch.long)
         row_item = torch.zeros(n_rows, dtype=torch.long)
         target = torch.full((n_rows, width), -1, dtype=torch.long)
         segs = []
-        for k, rs, j in segments:
+        for (k, rs, j), n in zip(segments, size, strict=True):
             i = item_of[k]
-            mask[j : j + len(rs), : items[i].length] = 1
+            mask[j : j + len(rs), :n] = 1
             row_item[j : j + len(rs)] = local[i]
             segs.append((local[i], j, len(rs)))
         batch = RowBatch(inputs_embeds=emb, attention_mask=mask.to(adapter.device), items=tuple(items[i] for i in used),
@@ -116,6 +128,7 @@ class Engine:
         out = self.task.scores(batch, self.score)
         self.forward_calls += 1
         self.rows += int(batch.inputs_embeds.shape[0])
+        self.tokens += int(batch.attention_mask.sum())
         expected = tuple(batch.target.shape)
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != expected:
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
@@ -148,20 +161,21 @@ class Engine:
         out = [np.zeros((len(job.masks), w), dtype=np.float64) for job, w in zip(jobs, widths, strict=True)]
         rows = [len(job.masks) for job in jobs]
         item_of = [job.item for job in jobs]
-        lengths = [items[job.item].length for job in jobs]
+        # a row carries only the tokens its targets need (a causal LM's last target stops there)
+        lengths = [self.row_length(items[job.item], t.tolist()) for job, t in zip(jobs, job_targets, strict=True)]
         with self._bar(-(-sum(rows) // self.batch_size)) as bar:
             for segments in pack_rows(lengths, rows, self.batch_size):
                 width = max(widths[k] for k, _, _ in segments)
-                batch = self._batch(items, segments, item_of, width)
+                batch = self._batch(items, segments, item_of, width, lengths)
                 emb = batch.inputs_embeds
                 for k, rs, j in segments:  # a few tensor ops per job, not per row
-                    i, n = item_of[k], len(rs)
+                    i, n, cut = item_of[k], len(rs), lengths[k]
                     if i not in embeds:
                         embeds[i] = self.embed(items[i])
-                    keep = torch.from_numpy(np.asarray(jobs[k].masks, dtype=np.float32)[rs] @ membership[i])
-                    keep[:, ~covered[i]] = 1.0
+                    keep = torch.from_numpy(np.asarray(jobs[k].masks, dtype=np.float32)[rs] @ membership[i][:, :cut])
+                    keep[:, ~covered[i][:cut]] = 1.0
                     keep = keep.to(self.adapter.device, self.adapter.dtype)[:, :, None]
-                    emb[j : j + n, : items[i].length] = keep * embeds[i] + (1 - keep) * baseline
+                    emb[j : j + n, :cut] = keep * embeds[i][:cut] + (1 - keep) * baseline
                     batch.target[j : j + n, : widths[k]] = job_targets[k]
                 scores = self._scores(batch).float().cpu().numpy()
                 for k, rs, j in segments:
@@ -173,31 +187,37 @@ class Engine:
     def gradients(self, items: Sequence[TaskItem], points: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """Gradients ``(S, T, L, H)`` of each target's score at each of an item's points ``(S, L, H)``.
 
-        A row is one (point, target) pair: row r of an item is point ``r // T``, target ``r % T``.
+        A row is one (point, target) pair, cut to the tokens its target needs
+        (:meth:`Task.row_length`): a causal LM's first target carries the prompt only, not the
+        whole continuation. Gradients at the tokens after the cut are zero (they cannot change the
+        target's score).
         """
         n_targets = [len(it.targets) for it in items]
-        rows = [len(p) * t for p, t in zip(points, n_targets, strict=True)]
         grads = [torch.zeros((len(p), t, it.length, self.adapter.hidden_size), dtype=torch.float32)
                  for p, t, it in zip(points, n_targets, items, strict=True)]
-        item_of = list(range(len(items)))
+        # one job per (item, target): its rows are the item's points
+        jobs = [(i, t) for i, it in enumerate(items) for t in range(n_targets[i])]
+        item_of = [i for i, _ in jobs]
+        lengths = [self.row_length(items[i], [t]) for i, t in jobs]
+        rows = [len(points[i]) for i, _ in jobs]
         with self._bar(-(-sum(rows) // self.batch_size)) as bar:
-            for segments in pack_rows([it.length for it in items], rows, self.batch_size):
-                batch = self._batch(items, segments, item_of, 1)
+            for segments in pack_rows(lengths, rows, self.batch_size):
+                batch = self._batch(items, segments, item_of, 1, lengths)
                 emb = batch.inputs_embeds
-                split = [(i, torch.from_numpy(rs // n_targets[i]), torch.from_numpy(rs % n_targets[i]), j)
-                         for i, rs, j in segments]
-                for i, s_idx, t_idx, j in split:
+                for k, rs, j in segments:
+                    i, t, cut = jobs[k][0], jobs[k][1], lengths[k]
                     pts = points[i]
-                    emb[j : j + len(s_idx), : items[i].length] = pts[s_idx.to(pts.device)].to(self.adapter.device,
-                                                                                              self.adapter.dtype)
-                    batch.target[j : j + len(s_idx), 0] = t_idx
+                    s_idx = torch.from_numpy(rs).to(pts.device)
+                    emb[j : j + len(rs), :cut] = pts[s_idx, :cut].to(self.adapter.device, self.adapter.dtype)
+                    batch.target[j : j + len(rs), 0] = t
                 emb.requires_grad_(True)
                 with torch.enable_grad():
                     scores = self._scores(batch)
                     (g,) = torch.autograd.grad(scores.sum(), emb)
                 g = g.float().cpu()
-                for i, s_idx, t_idx, j in split:
-                    grads[i][s_idx, t_idx] = g[j : j + len(s_idx), : items[i].length]
+                for k, rs, j in segments:
+                    i, t, cut = jobs[k][0], jobs[k][1], lengths[k]
+                    grads[i][torch.from_numpy(rs), t, :cut] = g[j : j + len(rs), :cut]
                 bar.update(1)
         return grads
 

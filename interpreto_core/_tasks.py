@@ -81,6 +81,8 @@ class TaskItem:
     output_text: the explained output (a continuation, an answer span), if any.
     layout: task-private JSON data needed to score rows (e.g. ``{"source_length": 9}``).
     truncated: the input was cut to the model's maximum length.
+    step_scores: per-target scores of the explained output, each a list with one value per
+        target (LMs: ``probability``, ``log_probability``, ``entropy``, ``rank`` of each token).
     """
 
     input: Any
@@ -95,6 +97,7 @@ class TaskItem:
     output_text: str | None = None
     layout: dict[str, Any] = attrs.field(factory=dict)
     truncated: bool = False
+    step_scores: dict[str, list[float]] | None = None
 
     def __attrs_post_init__(self) -> None:
         n_e = len(self.elements)
@@ -108,6 +111,9 @@ class TaskItem:
             value = getattr(self, name)
             if value and len(value) != n_e:
                 raise InputError(f"{name} must have one entry per element ({n_e}), got {len(value)}")
+        for key, values in (self.step_scores or {}).items():
+            if len(values) != len(self.targets):
+                raise InputError(f"step_scores[{key!r}] has {len(values)} values for {len(self.targets)} targets")
         length = len(self.ids)
         if any(not 0 <= t < length for g in self.elements.token_groups for t in g):
             raise InputError("element token groups must index into ids")
@@ -206,6 +212,16 @@ class Task:
     def scores(self, batch: RowBatch, score: Score) -> torch.Tensor:
         """``(B, W)`` scores of the rows' targets under ``score``."""
         raise NotImplementedError
+
+    def row_length(self, item: TaskItem, targets: Sequence[int]) -> int:
+        """Tokens of ``item.ids`` a row needs to score ``targets`` (indices into ``item.targets``).
+
+        The engine cuts rows there: a causal LM's target read at position p needs ``p + 1``
+        tokens, whatever follows it cannot change its score. A row shorter than the item is right
+        padded (``attention_mask`` 0); :meth:`scores` must read each row's tokens from the mask,
+        not from ``item.length``. Default: the whole item (no row is cut).
+        """
+        return item.length
 
     def input_error(self, message: str) -> InputError:
         """An ``InputError`` that names the task and what its inputs are."""

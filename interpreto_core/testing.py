@@ -540,7 +540,8 @@ def check_task(cls: Any, model: Any, tokenizer: Any, inputs: Any, *, targets: An
     ``claims(model)`` is a bool; ``prepare`` gives one ``TaskItem`` per input at token and word
     granularity, with token ids in the vocabulary and within the model's length; ``scores`` of a
     ``RowBatch`` is ``(B, W)``, finite on real targets, differentiable in the embeddings, the same
-    for an item alone or batched with the others (padding ignored); then occlusion runs end to end
+    for an item alone or batched with the others (padding ignored) and for a row cut at
+    ``row_length()`` (the tokens a target needs); then occlusion runs end to end
     through ``Explainer(model, tokenizer, method="occlusion", task=...)`` in a registry with the
     built-ins and the task (``registry=`` to choose), and the deletion metric on its explanations.
     ``default_score`` and ``metric_score`` name registered scores. ``params`` are the task's options.
@@ -613,6 +614,24 @@ def check_task(cls: Any, model: Any, tokenizer: Any, inputs: Any, *, targets: An
                 )
         batch = _row_batch(adapter, items, rows=1)
         batch.inputs_embeds.requires_grad_(True)
+        for i, it in enumerate(items):  # a row cut at row_length() scores its targets as the whole row does
+            for t in range(len(it.targets)):
+                cut = task.row_length(it, [t])
+                assert isinstance(cut, int | np.integer) and 1 <= cut <= it.length, (
+                    f"row_length() must be an integer in 1..{it.length}, got {cut!r}"
+                )
+                if cut == it.length:
+                    continue
+                short = _row_batch(adapter, [it], rows=1)
+                short.attention_mask[:, cut:] = 0
+                short.inputs_embeds[:, cut:] = 0
+                with torch.no_grad():
+                    got = task.scores(short, score).float().cpu()[0, t]
+                full = out[2 * i, t]
+                assert torch.allclose(got, full, atol=1e-4, rtol=1e-3), (
+                    f"item {i} target {t}: {float(full)} on the whole row, {float(got)} on the row cut at "
+                    f"row_length() = {cut}: a row may only be cut after every token its target can see"
+                )
         with torch.enable_grad():
             s = task.scores(batch, score)
             (grad,) = torch.autograd.grad(s[batch.target >= 0].sum(), batch.inputs_embeds)

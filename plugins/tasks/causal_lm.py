@@ -181,3 +181,7 @@ class CausalLM(Task):
 def interpreto_register_task(register):
     register(CausalLM, name="causal_lm",
              summary="Decoder-only LMs: a prompt or chat messages -> each continuation token's score.")
+    def row_length(self, item, targets):
+        # a target read at position p sees tokens 0..p only: its rows stop there
+        return max(item.targets[t].position for t in targets) + 1
+

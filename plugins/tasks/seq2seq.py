@@ -132,19 +132,19 @@ class Seq2Seq(Task):
         emb, mask = batch.inputs_embeds, batch.attention_mask
         b, _, hidden = emb.shape
         src = [it.layout["source_length"] for it in batch.items]
-        dec = [it.length - s for it, s in zip(batch.items, src, strict=True)]
-        s_max, d_max = max(src), max(dec)
+        row_len = mask.sum(1).tolist()  # rows may be cut after their last target's decoder position
+        spans = [(i, start, n, src[i], int(max(row_len[start : start + n])) - src[i]) for i, start, n in batch.segments]
+        s_max, d_max = max(src), max(d for *_, d in spans)
         enc_emb = emb.new_zeros((b, s_max, hidden))
         dec_emb = emb.new_zeros((b, d_max, hidden))
         enc_mask = mask.new_zeros((b, s_max))
         dec_mask = mask.new_zeros((b, d_max))
-        for i, start, n in batch.segments:  # split each item's rows at its source length
-            s, d = src[i], dec[i]
+        for _i, start, n, s, d in spans:  # split each item's rows at its source length
             rows = slice(start, start + n)
             enc_emb[rows, :s] = emb[rows, :s]
             dec_emb[rows, :d] = emb[rows, s : s + d]
             enc_mask[rows, :s] = 1
-            dec_mask[rows, :d] = 1
+            dec_mask[rows, :d] = mask[rows, s : s + d]
         position = batch.target_field("position")
         head = self.model.get_output_embeddings()
         owner = threading.get_ident()
@@ -176,4 +176,8 @@ class Seq2Seq(Task):
 @hookimpl
 def interpreto_register_task(register):
     register(Seq2Seq, name="seq2seq",
+    def row_length(self, item, targets):
+        # the decoder reads target j at decoder position j: source + decoder tokens 0..j
+        return item.layout["source_length"] + 1 + max(item.targets[t].position for t in targets)
+
              summary="Encoder-decoder LMs (T5, BART, Marian): a source text -> each target token's score.")

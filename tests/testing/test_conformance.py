@@ -294,3 +294,16 @@ def test_task_check_catches_a_task_that_ignores_padding(classifier, tokenizer):
     with pytest.raises(AssertionError, match="must not depend on the other rows or on padding"):
         check_task(Unmasked, classifier, tokenizer, ["short", "a much longer text than the first one, with words"])
 
+
+
+def test_task_check_catches_rows_cut_before_a_token_the_target_sees(causal_lm, tokenizer):
+    base = _get("task", "causal_lm")
+
+    class CutTooEarly(base):
+        name = "cut_too_early"
+
+        def row_length(self, item, targets):  # drops the token at the target's own position
+            return max(item.targets[t].position for t in targets)
+
+    with pytest.raises(AssertionError, match="may only be cut after every token its target can see"):
+        check_task(CutTooEarly, causal_lm, tokenizer, ["The weather is"], targets=[" sunny today"])
