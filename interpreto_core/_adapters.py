@@ -25,7 +25,7 @@ from ._elements import Elements, split_elements
 from ._errors import InputError
 from ._tasks import Target
 
-__all__ = ["ModelAdapter", "Encoding", "Target", "INFERENCE_MODES", "adapt"]
+__all__ = ["ModelAdapter", "Encoding", "Generation", "Target", "INFERENCE_MODES", "adapt", "step_scores"]
 
 INFERENCE_MODES = ("logits", "softmax", "log_softmax")  # former mode= values: aliases of scores
 
@@ -282,6 +282,10 @@ class ModelAdapter:
         logits = self.model(**model_inputs).logits  # (B, K, V) or (B, L, V)
         return logits.gather(1, rows.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
 
+    def step_scores(self, logits: torch.Tensor, ids: Sequence[int]) -> dict[str, list[float]]:
+        """:func:`step_scores` of ``ids`` under next-token ``logits (n, V)`` (for tasks: no private import)."""
+        return step_scores(logits, ids)
+
     def class_labels(self) -> list[str]:
         id2label = getattr(self.model.config, "id2label", None) or {}
         n = int(getattr(self.model.config, "num_labels", len(id2label)) or len(id2label))
@@ -311,22 +315,129 @@ class ModelAdapter:
         """Greedy continuation of ``max_new_tokens`` tokens (stops early at EOS).
 
         Encoder-decoder models: ``input_ids`` is the source; the generated target is returned
-        without the decoder's start token.
+        without the decoder's start token. :meth:`generate_steps` takes sampling and stop strings.
+        """
+        return self.generate_steps(input_ids, max_new_tokens=max_new_tokens).ids
+
+    @torch.no_grad()
+    def generate_steps(
+        self,
+        input_ids: Sequence[int],
+        *,
+        max_new_tokens: int,
+        do_sample: bool = False,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int = 0,
+        stop: Sequence[str] = (),
+    ) -> Generation:
+        """Generate a continuation; also return the model's raw next-token logits at each step.
+
+        Greedy unless ``do_sample``: then tokens are drawn from ``softmax(logits / temperature)``,
+        restricted to the ``top_k`` most likely tokens and the smallest set of probability mass
+        ``top_p`` when given (the model's own ``generation_config`` sampling settings are not used).
+        The torch RNG is seeded with ``seed`` for the call and restored after it: the same seed gives
+        the same continuation, and the global RNG is left as it was. Generation ends at an EOS token
+        (the model's ``generation_config.eos_token_id`` and the tokenizer's ``eos_token_id``; the
+        EOS token is returned), after ``max_new_tokens``, or with the token that completes the
+        first of the ``stop`` strings (kept: the continuation is cut right after it).
         """
         ids = torch.tensor([list(input_ids)], device=self.device)
-        eos = getattr(self.tokenizer, "eos_token_id", None)
-        with self.evaluating():
+        eos = _eos_ids(self.model, self.tokenizer)
+        encdec = bool(getattr(self.model.config, "is_encoder_decoder", False))
+        start = 1 if encdec else ids.shape[1]  # where the generated tokens start in the output rows
+        kwargs: dict[str, Any] = {"do_sample": bool(do_sample)}
+        if do_sample:  # every sampling setting explicit: the model's generation_config must not add any
+            kwargs.update(temperature=1.0 if temperature is None else float(temperature),
+                          top_k=0 if top_k is None else int(top_k), top_p=1.0 if top_p is None else float(top_p))
+        if stop:
+            from transformers import StoppingCriteriaList
+
+            kwargs["stopping_criteria"] = StoppingCriteriaList([_StopStrings(self.tokenizer, tuple(stop), start)])
+        if eos:
+            kwargs["eos_token_id"] = eos
+        cuda = self.device.type == "cuda"
+        # the RNG states this call may draw from (the CPU's, the model's GPU's) are restored after it
+        with self.evaluating(), torch.random.fork_rng(devices=[self.device] if cuda else [],
+                                                      device_type="cuda" if cuda else None):
+            if do_sample:
+                torch.default_generator.manual_seed(int(seed))
+                if cuda:
+                    with torch.cuda.device(self.device):
+                        torch.cuda.manual_seed(int(seed))
             out = self.model.generate(
                 input_ids=ids,
                 attention_mask=torch.ones_like(ids),
                 max_new_tokens=max_new_tokens,
-                do_sample=False,
                 num_beams=1,
-                pad_token_id=self.pad_id if eos is None else eos,
+                pad_token_id=self.pad_id if not eos else eos[0],
+                output_logits=True,
+                return_dict_in_generate=True,
+                **kwargs,
             )
-        if getattr(self.model.config, "is_encoder_decoder", False):
-            return out[0, 1:].tolist()
-        return out[0, ids.shape[1] :].tolist()
+        cont = out.sequences[0, start:].tolist()
+        logits = torch.cat([step[:1] for step in out.logits], 0) if out.logits else None
+        n = len(cont) if logits is None else min(len(cont), logits.shape[0])
+        if stop:
+            n = _stop_cut(self.tokenizer, cont[:n], tuple(stop))
+        return Generation(ids=cont[:n], logits=None if logits is None else logits[:n].float().cpu())
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class Generation:
+    """A generated continuation: its token ids and the model's raw logits ``(n, V)`` before each
+    token (the distribution the token was picked from, before temperature or top-k / top-p)."""
+
+    ids: list[int]
+    logits: torch.Tensor | None = None
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
+    """The EOS ids that end a generation: the model's generation config's, then the tokenizer's."""
+    out: list[int] = []
+    config = getattr(model, "generation_config", None) or getattr(model, "config", None)
+    for value in (getattr(config, "eos_token_id", None), getattr(tokenizer, "eos_token_id", None)):
+        for v in value if isinstance(value, list | tuple) else [value]:
+            if v is not None and int(v) not in out:
+                out.append(int(v))
+    return out
+
+
+class _StopStrings:
+    """A stopping criterion: the generated text (from ``start``) contains one of ``stops``."""
+
+    def __init__(self, tokenizer: Any, stops: tuple[str, ...], start: int) -> None:
+        self.tokenizer, self.stops, self.start = tokenizer, stops, start
+
+    def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
+        done = [any(s in self.tokenizer.decode(row[self.start :].tolist()) for s in self.stops) for row in input_ids]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+def _stop_cut(tokenizer: Any, ids: list[int], stops: tuple[str, ...]) -> int:
+    """How many of ``ids`` to keep: up to the token that completes the first stop string (all if none)."""
+    for n in range(1, len(ids) + 1):
+        if any(s in tokenizer.decode(ids[:n]) for s in stops):
+            return n
+    return len(ids)
+
+
+def step_scores(logits: torch.Tensor, ids: Sequence[int]) -> dict[str, list[float]]:
+    """Per-step scores of tokens ``ids`` under next-token logits ``(n, V)``: ``probability``
+    softmax(z)[t], ``log_probability`` log softmax(z)[t], ``entropy`` -sum p log p (nats) and
+    ``rank`` 1 + #{v : z[v] > z[t]} (1: the most likely token)."""
+    logp = logits.detach().float().log_softmax(-1)
+    index = torch.as_tensor(list(ids), dtype=torch.long, device=logp.device)[:, None]
+    picked = logp.gather(1, index)  # (n, 1)
+    entropy = -torch.special.xlogy(logp.exp(), logp.exp()).sum(-1)
+    rank = 1 + (logp > picked).sum(-1)
+    return {
+        "probability": picked[:, 0].exp().tolist(),
+        "log_probability": picked[:, 0].tolist(),
+        "entropy": entropy.tolist(),
+        "rank": rank.tolist(),
+    }
 
 
 @contextlib.contextmanager

@@ -46,6 +46,9 @@ class Explanation:
         which part of the input each element comes from; ``layout``: the task's own data.
         With these a metric re-scores the explanation through the same engine, with no
         re-tokenization.
+    step_scores: LMs: per generated (or given) token, i.e. per target, its ``probability``,
+        ``log_probability``, ``entropy`` (nats) of the next-token distribution and ``rank``
+        (1: the most likely token), read from the passes already made; None when not computed.
     """
 
     text: str
@@ -72,6 +75,8 @@ class Explanation:
     segments: tuple[int, ...] = attrs.field(converter=_tuple, default=())
     segment_names: tuple[str, ...] = attrs.field(converter=_tuple, default=())
     layout: dict[str, Any] = attrs.field(factory=dict)
+    step_scores: dict[str, list[float]] | None = attrs.field(
+        default=None, converter=lambda d: None if d is None else {str(k): list(v) for k, v in d.items()})
 
     def __attrs_post_init__(self) -> None:
         n_t, n_e = self.scores.shape
@@ -90,6 +95,9 @@ class Explanation:
                 raise ValueError(f"visible has shape {vis.shape}, scores {self.scores.shape}")
             vis.setflags(write=False)
             object.__setattr__(self, "visible", vis)
+        for key, values in (self.step_scores or {}).items():
+            if len(values) != n_t:
+                raise ValueError(f"step_scores[{key!r}] has {len(values)} values for {n_t} targets")
 
     @classmethod
     def from_item(cls, item: TaskItem, scores: np.ndarray, extras: dict[str, Any], *, method: str,
@@ -103,6 +111,7 @@ class Explanation:
             extras=extras | ({"truncated": True} if item.truncated else {}), task=task, score=score,
             input=item.input, token_ids=item.ids, token_groups=item.elements.token_groups, visible=item.visible,
             segments=item.segments, segment_names=item.segment_names, layout=item.layout,
+            step_scores=item.step_scores,
         )
 
     def to_item(self) -> TaskItem:
@@ -118,7 +127,7 @@ class Explanation:
             targets=self.targets,
             visible=self.visible if self.visible is not None else np.ones(self.scores.shape, bool),
             generated=self.generated, segments=self.segments, segment_names=self.segment_names,
-            output_text=self.output_text, layout=self.layout,
+            output_text=self.output_text, layout=self.layout, step_scores=self.step_scores,
         )
 
     def __eq__(self, other: object) -> bool:
@@ -144,9 +153,12 @@ class Explanation:
 
     def __str__(self) -> str:
         lines = [f"{self.method} ({self.granularity}) for {self.text!r}"]
+        steps = self.step_scores or {}
         for t, target in enumerate(self.targets):
             pairs = " ".join(f"{e}({s:+.3g})" for e, s in zip(self.elements, self.scores[t], strict=True))
-            lines.append(f"  target {target.label!r}: {pairs}")
+            step = (f" [p={steps['probability'][t]:.3g} rank {steps['rank'][t]}]"
+                    if "probability" in steps and "rank" in steps else "")
+            lines.append(f"  target {target.label!r}{step}: {pairs}")
         return "\n".join(lines)
 
     # -- serialisation ----------------------------------------------------------------------------
@@ -178,6 +190,7 @@ class Explanation:
             "segments": list(self.segments),
             "segment_names": list(self.segment_names),
             "layout": _jsonable(self.layout),
+            "step_scores": None if self.step_scores is None else _jsonable(self.step_scores),
         }
 
     @classmethod
@@ -201,7 +214,7 @@ class Explanation:
         if data.pop("format", FORMAT_VERSION) not in (1, FORMAT_VERSION):
             raise ValueError(f"unsupported explanation format version (this version reads 1 and {FORMAT_VERSION})")
         data["targets"] = [Target(**t) for t in data["targets"]]
-        for key in ("scores", "extras", "parameters"):
+        for key in ("scores", "extras", "parameters", "step_scores"):
             if key in data:
                 data[key] = _decode_floats(data[key])
         return cls(**data)
