@@ -213,6 +213,11 @@ class SAELearner(DictionaryLearner):
     def _normalise(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) * self.scale
 
+    def _check_fit_input(self, a: torch.Tensor) -> None:
+        if a.shape[0] < 2:
+            raise InputError(f"a sparse autoencoder trains on batches of at least 2 rows: give at least 2 "
+                             f"activation rows, got {a.shape[0]}")
+
     def _fit(self, a: torch.Tensor, *, progress: bool | None) -> None:
         import torch
 
@@ -281,6 +286,9 @@ class SAELearner(DictionaryLearner):
                         fired |= active.any(0)
                         totals += torch.stack([loss.detach(), mse.detach(), active.float().sum(1).mean()]).double()
                     n_batches += 1
+                if n_batches == 0:
+                    raise InputError("no training batch had 2 rows or more: give at least 2 activation rows "
+                                     "(and a batch_size of at least 2)")
                 loss_, mse_, l0_ = (totals / max(n_batches, 1)).tolist()
                 log["loss"].append(loss_)
                 log["mse"].append(mse_)

@@ -5,7 +5,7 @@ encode(x) = (x - mu) W^T (unmixing), decode(z) = z M^T + mu (mixing M = W^+).
 
 from __future__ import annotations
 
-from interpreto_core.plugin import AffineLearner, hookimpl
+from interpreto_core.plugin import AffineLearner, InputError, hookimpl
 
 
 class ICA(AffineLearner):
@@ -21,6 +21,9 @@ class ICA(AffineLearner):
         import warnings
 
         from sklearn.decomposition import FastICA
+
+        if a.shape[0] < 2:
+            raise InputError(f"ICA needs at least 2 activation rows, got {a.shape[0]}")
 
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*did not converge.*")

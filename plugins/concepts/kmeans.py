@@ -5,7 +5,7 @@ encode(x) = one_hot(argmin_c ||x - mu_c||) (hard assignment: no gradient), decod
 
 from __future__ import annotations
 
-from interpreto_core.plugin import AffineLearner, hookimpl
+from interpreto_core.plugin import AffineLearner, InputError, hookimpl
 
 
 class KMeans(AffineLearner):
@@ -20,6 +20,10 @@ class KMeans(AffineLearner):
     def _fit(self, a, *, progress=None):
         import numpy as np
         from sklearn.cluster import KMeans as SkKMeans
+
+        if a.shape[0] < self.n_concepts:
+            raise InputError(f"k-means needs at least n_concepts ({self.n_concepts}) activation rows, got "
+                             f"{a.shape[0]}: give more rows or ask for fewer concepts")
 
         km = SkKMeans(n_clusters=self.n_concepts, n_init=self.n_init, random_state=self.seed).fit(a.numpy())
         c = km.cluster_centers_

@@ -19,6 +19,9 @@ class SVD(AffineLearner):
 
         if self.n_concepts >= a.shape[1]:
             raise InputError(f"truncated SVD needs n_concepts < hidden size ({a.shape[1]})")
+        if self.n_concepts > a.shape[0]:
+            raise InputError(f"truncated SVD can find at most as many components as rows ({a.shape[0]}), "
+                             f"asked for n_concepts={self.n_concepts}: give more rows or ask for fewer concepts")
         svd = TruncatedSVD(n_components=self.n_concepts, random_state=self.seed).fit(a.numpy())
         self._set(mean=np.zeros(a.shape[1]), encoder=svd.components_.T, components=svd.components_)
 
