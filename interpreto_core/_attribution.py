@@ -9,6 +9,7 @@ groups, targets, visibility) so that metrics score it through the same engine.
 from __future__ import annotations
 
 import importlib.metadata as md
+import inspect
 import zlib
 from collections.abc import Sequence
 from typing import Any
@@ -377,7 +378,9 @@ class Explainer:
         plans: list[PerturbationPlan] = []
         name = self._records["first"].qualified_name
         for item in items:
-            plan = self.first.plan(len(item.elements), rng=self._rng(item))
+            # a perturbator whose plan() takes ``item`` (the TaskItem: element texts, spans) is given it
+            takes_item = "item" in inspect.signature(self.first.plan).parameters
+            plan = self.first.plan(len(item.elements), rng=self._rng(item), **({"item": item} if takes_item else {}))
             if not isinstance(plan, PerturbationPlan):
                 raise InputError(f"perturbator {name!r} returned {type(plan).__name__}, not a PerturbationPlan")
             masks = np.asarray(plan.masks, dtype=np.float32)

@@ -55,10 +55,12 @@ def test_builtin_gradient_methods_conform(record):
 
 
 @pytest.mark.parametrize("record", [r for r in _parts("aggregator") if r.name not in ("sobol_indices", "difference",
-                                                                                       "shapley_regression")],
+                                                                                       "shapley_regression",
+                                                                                       "marginal_contributions")],
                          ids=lambda r: r.name)
 def test_builtin_aggregators_conform(record):
-    # difference / shapley_regression / sobol_indices need their perturbator's plan (checked end to end below)
+    # difference, shapley_regression, sobol_indices, marginal_contributions need their perturbator's plan (checked
+    # end to end below)
     check_aggregator(record.obj)
 
 
