@@ -20,10 +20,12 @@ import torch
 
 from ._adapters import ModelAdapter, _model_kind, adapt, tokenizer_state_kept
 from ._collection import Explanations
+from ._elements import custom_segments
 from ._engine import Engine, MaskJob
 from ._errors import InputError, UnknownNameError, UnknownParameterError
 from ._explanation import Explanation
 from ._parts import AttributionRecipe, PerturbationPlan, build_part
+from ._pooling import check_pooling, pool_tokens
 from ._registry import Registry, get_registry
 from ._scores import MODE_ALIASES, Score, as_score
 from ._tasks import Task, TaskItem
@@ -38,6 +40,7 @@ ENGINE_PARAMS = {
     "seed": 0,
     "baseline": None,
     "reduction": "sum",
+    "pooling": "sum",
     "completeness_delta": False,
     "progress": None,
 }
@@ -172,6 +175,9 @@ class Explainer:
     reduction:
         How a gradient attribution's hidden dimension is reduced: ``sum`` (default, keeps
         completeness), ``norm``, ``abs_sum`` or ``mean``.
+    pooling:
+        How a gradient method's token scores become element scores: ``sum`` (default, keeps
+        completeness), ``mean``, ``max``, ``abs_max`` or ``l2`` (``interpreto_core._pooling``).
     completeness_delta:
         Gradient methods: also compute ``sum(scores) - (f(x) - f(baseline))`` per target.
     progress:
@@ -254,7 +260,8 @@ class Explainer:
         self._records = {"first": first, "agg": agg, "task": task_rec}
         self._check_engine_params()
         self.parameters = {
-            **{k: v for k, v in self.engine_params.items() if k != "progress"},
+            **{k: v for k, v in self.engine_params.items()
+               if k != "progress" and (k != "pooling" or self.recipe.family == "gradient")},
             **routed["first"],
             **routed["agg"],
             **routed["task"],
@@ -278,6 +285,8 @@ class Explainer:
         self.adapter.baseline_vector(p["baseline"])  # validates early
         if p["reduction"] not in REDUCTIONS:
             raise InputError(f"unknown reduction {p['reduction']!r}; choose one of {', '.join(REDUCTIONS)}")
+        check_pooling(p["pooling"], gradient=self.recipe.family == "gradient",
+                      completeness_delta=bool(p["completeness_delta"]))
         if isinstance(p["seed"], bool) or not isinstance(p["seed"], int | np.integer):
             raise InputError(f"seed must be an integer, got {p['seed']!r}")
         p["seed"] = int(p["seed"])
@@ -318,14 +327,18 @@ class Explainer:
         return score
 
     # -- public -----------------------------------------------------------------------------------
-    def explain(self, texts: Any, targets: Any = None, contrast: Any = None) -> Explanations:
-        """Explain ``texts`` (one input or a list); ``targets`` and ``contrast`` as in :func:`explain`."""
+    def explain(self, texts: Any, targets: Any = None, contrast: Any = None, segments: Any = None) -> Explanations:
+        """Explain ``texts`` (one input or a list); ``targets``, ``contrast`` and ``segments`` as in
+        :func:`explain`."""
         inputs, single = as_inputs(texts)
         score = self._score(contrast)
         per_target = _per_input(targets, len(inputs), "targets", single)
         per_contrast = _per_input(contrast, len(inputs), "contrast", single)
+        granularity = self.granularity
+        if segments is not None:  # the user's own elements: granularity "custom"
+            granularity = custom_segments(inputs, [segments] if single else segments, self.granularity)
         with self.adapter.evaluating(), tokenizer_state_kept(self.adapter.tokenizer):
-            items = self.task.prepare(inputs, targets=per_target, contrasts=per_contrast, granularity=self.granularity)
+            items = self.task.prepare(inputs, targets=per_target, contrasts=per_contrast, granularity=granularity)
             _check_items(self.task, items, len(inputs))
             self._check_budget(items)
             return Explanations(self._explain_items(items, score))
@@ -443,7 +456,7 @@ class Explainer:
                 raise InputError(f"aggregator {agg_name!r} returned {got}, expected (T, L, H) = "
                                  f"{(len(item.targets), *x.shape)}")
             token_scores = _reduce(token_attr, self.engine_params["reduction"])  # (T, L)
-            scores = token_scores.numpy().astype(np.float64) @ item.membership().T.astype(np.float64)
+            scores = pool_tokens(token_scores.numpy(), item.membership(), self.engine_params["pooling"])
             _check_scores(agg_name, scores, (len(item.targets), len(item.elements)))
             extras: dict[str, Any] = dict(plan.info.get("extras", {}))
             f_delta = None
@@ -566,6 +579,7 @@ def explain(
     task: str | None = None,
     contrast: Any = None,
     granularity: str = "word",
+    segments: Any = None,
     **params: Any,
 ) -> Explanations:
     """Explain ``inputs`` with one attribution method; one :class:`Explanation` per input, in an
@@ -595,6 +609,10 @@ def explain(
         of the same number of tokens for LMs. Implies ``score="contrast"`` unless a score is given.
     granularity:
         ``token``, ``word``, ``sentence`` or ``all_tokens``.
+    segments:
+        The elements themselves (granularity ``custom``), per input: a list of strings that
+        concatenate to the text, or of ``(start, end)`` character spans (characters outside them
+        are never masked); a pair takes one list per text. A single input takes its list directly.
     **params:
         ``score=`` and the engine options of :class:`Explainer`, the parameters of the method's
         parts and of the task.
@@ -602,4 +620,4 @@ def explain(
     if _is_pipeline(model) and inputs is None and tokenizer is not None:
         tokenizer, inputs = None, tokenizer  # explain(pipe, inputs, ...)
     explainer = Explainer(model, tokenizer, method=method, granularity=granularity, task=task, **params)
-    return explainer.explain(inputs, targets, contrast)
+    return explainer.explain(inputs, targets, contrast, segments)
