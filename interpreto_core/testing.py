@@ -352,7 +352,9 @@ def check_dictionary_learner(cls: Any, *, registry: Registry | None = None, roun
         pass
     else:
         raise AssertionError("encode() before fit() must raise InputError (call self._input(x) in encode)")
-    fitted = learner.fit(x, progress=False)
+    # a supervised learner (``supervised = True``, e.g. ``cav``) takes labels: one concept per class here
+    fit_kw = {"labels": (x[:, 0] > x[:, 0].median()).long().tolist()} if getattr(cls, "supervised", False) else {}
+    fitted = learner.fit(x, progress=False, **fit_kw)
     assert fitted is learner, "fit() must return the learner itself"
     assert learner.fitted and learner.hidden_size == 12, "after fit(): fitted is True and hidden_size is H = 12"
     c = learner.n_concepts

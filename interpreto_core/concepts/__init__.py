@@ -27,6 +27,13 @@ _LAZY = {
     "concept_metrics": "._metrics",
     "ConceptInterpretation": "._interpret",
     "interpret_concepts": "._interpret",
+    "concept_sweep": "._sweep",
+    "ConceptSweep": "._sweep",
+    "LayerFit": "._sweep",
+    "tcav": "._cav",
+    "TCAVResult": "._cav",
+    "TCAVScore": "._cav",
+    "directional_derivatives": "._cav",
 }
 
 __all__ = sorted(_LAZY)
