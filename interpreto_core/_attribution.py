@@ -222,20 +222,19 @@ class Explainer:
         if score is None and mode is not None:
             score = mode
         self.engine_params = {k: merged.pop(k, v) for k, v in ENGINE_PARAMS.items()}
-        first_kind = "perturbator" if self.recipe.family == "perturbation" else "gradient_method"
-        first_name = self.recipe.perturbator or self.recipe.gradient_method
-        assert first_name is not None
+        first_kind, first_name = self.recipe.first_kind, self.recipe.first_name
         first = self.registry.get(first_kind, first_name, prefer=owner)
-        agg = self.registry.get("aggregator", self.recipe.aggregator, prefer=owner)
+        # the direct family (an attributor) has no aggregator: its part list is the attributor alone
+        agg = self.registry.get("aggregator", self.recipe.aggregator, prefer=owner) if self.recipe.aggregator else None
         expected_input = self.recipe.family
-        if agg.obj.input != expected_input:
+        if agg is not None and agg.obj.input != expected_input:
             raise InputError(
                 f"aggregator {agg.name!r} takes {agg.obj.input} outputs, but {first_kind} {first.name!r} "
                 f"makes {expected_input}s; pick an aggregator with input={expected_input!r}"
             )
         task_rec = resolve_task(self.registry, self.adapter.model, task or kind or _kind_task(self.adapter))
         routed: dict[str, dict[str, Any]] = {"first": {}, "agg": {}, "task": {}}
-        takers_of = {"first": first.params, "agg": agg.params, "task": task_rec.params}
+        takers_of = {"first": first.params, "agg": agg.params if agg else {}, "task": task_rec.params}
         unknown = []
         for key, value in merged.items():
             takers = [k for k, accepted in takers_of.items() if key in accepted]
@@ -246,14 +245,14 @@ class Explainer:
             for k in takers:
                 routed[k][key] = value
         if unknown:
-            accepted = sorted(set(first.params) | set(agg.params) | set(task_rec.params) | set(ENGINE_PARAMS)
+            accepted = sorted(set(first.params) | set(takers_of["agg"]) | set(task_rec.params) | set(ENGINE_PARAMS)
                               | {"mode", "score"})
             raise UnknownParameterError(
                 f"method {self.method_name!r} on task {task_rec.name!r} does not take {', '.join(sorted(unknown))}; "
                 f"it takes: {', '.join(accepted)}"
             )
         self.first = build_part(first.obj, routed["first"], kind=first_kind, name=first.name)
-        self.aggregator = build_part(agg.obj, routed["agg"], kind="aggregator", name=agg.name)
+        self.aggregator: Any = build_part(agg.obj, routed["agg"], kind="aggregator", name=agg.name) if agg else None
         self.task: Task = build_part(task_rec.obj, routed["task"], kind="task", name=task_rec.name)
         self.task.bind(self.adapter)
         self._score_request = score
@@ -265,12 +264,12 @@ class Explainer:
             **routed["first"],
             **routed["agg"],
             **routed["task"],
-            "parts": {first_kind: first.qualified_name, "aggregator": agg.qualified_name,
+            "parts": {first_kind: first.qualified_name, **({"aggregator": agg.qualified_name} if agg else {}),
                       "task": task_rec.qualified_name},
         }
         self.versions = _versions() | {
             f"{r.kind}:{r.name}": f"{r.distribution or r.plugin} {r.version or ''}".strip()
-            for r in (first, agg, task_rec)
+            for r in (first, agg, task_rec) if r is not None
         } | provenance
         self.forward_calls = 0  # forward passes of the last explain() call
         self.forward_rows = 0  # rows (inputs) those passes carried
@@ -366,6 +365,8 @@ class Explainer:
                         progress=self.engine_params["progress"], desc=self.method_name)
         if self.recipe.family == "perturbation":
             results = self._run_perturbation(engine, items)
+        elif self.recipe.family == "direct":
+            results = self._run_direct(engine, items, score)
         else:
             results = self._run_gradient(engine, items)
         self.forward_calls, self.forward_rows = engine.forward_calls, engine.rows
@@ -411,6 +412,28 @@ class Explainer:
             scores = np.asarray(self.aggregator.aggregate(plan, out), dtype=np.float64)
             _check_scores(agg_name, scores, (len(item.targets), len(item.elements)))
             results.append((scores, dict(plan.info.get("extras", {}))))
+        return results
+
+    # -- direct (an attributor: attention maps ...) ------------------------------------------------
+    def _run_direct(self, engine: Engine, items: list[TaskItem],
+                    score: Score) -> list[tuple[np.ndarray, dict[str, Any]]]:
+        from ._attention import AttributorContext
+
+        name = self._records["first"].qualified_name
+        out = self.first.attribute(AttributorContext(task=self.task, items=items, score=score, engine=engine))
+        if not isinstance(out, Sequence) or len(out) != len(items):
+            raise InputError(f"attributor {name!r} must return one array per item ({len(items)}), got "
+                             f"{type(out).__name__}")
+        results: list[tuple[np.ndarray, dict[str, Any]]] = []
+        for item, raw in zip(items, out, strict=True):
+            scores = np.asarray(raw, dtype=np.float64)
+            if self.first.output == "tokens":  # (T, L) token scores, summed over each element's tokens
+                if scores.shape != (len(item.targets), item.length):
+                    raise InputError(f"attributor {name!r} returned token scores of shape {scores.shape}, expected "
+                                     f"(T, L) = {(len(item.targets), item.length)}")
+                scores = scores @ item.membership().T.astype(np.float64)
+            _check_scores(name, scores, (len(item.targets), len(item.elements)))
+            results.append((scores, {}))
         return results
 
     # -- gradients --------------------------------------------------------------------------------

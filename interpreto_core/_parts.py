@@ -17,6 +17,7 @@ __all__ = [
     "AttributionRecipe",
     "PerturbationPlan",
     "GradientPlan",
+    "ATTRIBUTOR_OUTPUTS",
     "part_params",
     "check_part",
     "build_part",
@@ -26,6 +27,7 @@ __all__ = [
 KINDS: dict[str, tuple[tuple[str, ...], str]] = {
     "perturbator": (("plan",), "makes element-level masks"),
     "gradient_method": (("plan",), "chooses the points where gradients are taken"),
+    "attributor": (("attribute",), "computes scores straight from the model (attention maps ...), no aggregator"),
     "aggregator": (("aggregate",), "turns outputs at those points into one score per element"),
     "dictionary_learner": (("fit", "encode", "decode"), "learns a concept dictionary from activations"),
     "interpreter": (("interpret",), "explains what a concept means"),
@@ -56,31 +58,58 @@ class GradientPlan:
     info: dict[str, Any] = attrs.field(factory=dict)
 
 
+#: what an attributor's ``attribute`` returns per item: token scores (T, L) pooled by the
+#: Explainer with the item's membership, or element scores (T, E) used as they are
+ATTRIBUTOR_OUTPUTS = ("tokens", "elements")
+
+
 @attrs.frozen(kw_only=True)
 class AttributionRecipe:
-    """A named attribution method: a perturbator or gradient method, an aggregator, defaults.
+    """A named attribution method: a perturbator or gradient method and an aggregator, or an
+    attributor alone (the direct family: attention maps ...), and default parameters.
 
     Part names may be qualified as ``plugin:name`` to pick one plugin's part; a bare name
     resolves to the registering plugin's own part first, then to any plugin's.
     """
 
-    aggregator: str
+    aggregator: str | None = None
     perturbator: str | None = None
     gradient_method: str | None = None
+    attributor: str | None = None
     defaults: dict[str, Any] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
-        if (self.perturbator is None) == (self.gradient_method is None):
-            raise InvalidPartError("an AttributionRecipe needs exactly one of perturbator= or gradient_method=")
+        firsts = [k for k in ("perturbator", "gradient_method", "attributor") if getattr(self, k) is not None]
+        if len(firsts) != 1:
+            raise InvalidPartError("an AttributionRecipe needs exactly one of perturbator=, gradient_method= or "
+                                   "attributor=")
+        if self.attributor is not None and self.aggregator is not None:
+            raise InvalidPartError("an attributor makes the scores itself: an AttributionRecipe with attributor= "
+                                   "takes no aggregator=")
+        if self.attributor is None and self.aggregator is None:
+            raise InvalidPartError(f"an AttributionRecipe with {firsts[0]}= needs an aggregator=")
 
     @property
     def family(self) -> str:
-        return "perturbation" if self.perturbator is not None else "gradient"
+        """``perturbation``, ``gradient`` or ``direct`` (an attributor)."""
+        if self.perturbator is not None:
+            return "perturbation"
+        return "gradient" if self.gradient_method is not None else "direct"
+
+    @property
+    def first_kind(self) -> str:
+        """The kind of the recipe's first part: ``perturbator``, ``gradient_method`` or ``attributor``."""
+        return {"perturbation": "perturbator", "gradient": "gradient_method", "direct": "attributor"}[self.family]
+
+    @property
+    def first_name(self) -> str:
+        """The name of the recipe's first part."""
+        return str(self.perturbator or self.gradient_method or self.attributor)
 
     def part_names(self) -> list[tuple[str, str]]:
         """``(kind, name)`` of each part the recipe names."""
-        first = ("perturbator", self.perturbator) if self.perturbator else ("gradient_method", self.gradient_method)
-        return [(first[0], str(first[1])), ("aggregator", self.aggregator)]
+        first = (self.first_kind, self.first_name)
+        return [first] if self.aggregator is None else [first, ("aggregator", self.aggregator)]
 
 
 def part_params(obj: Any) -> dict[str, Any]:
@@ -114,6 +143,10 @@ def check_part(kind: str, obj: Any) -> None:
     missing = [m for m in required if not callable(getattr(obj, m, None))]
     if missing:
         raise InvalidPartError(f"{getattr(obj, '__name__', obj)!r} registered as a {kind} lacks {', '.join(missing)}()")
+    if kind == "attributor" and getattr(obj, "output", None) not in ATTRIBUTOR_OUTPUTS:
+        raise InvalidPartError(
+            f"attributor {getattr(obj, '__name__', obj)!r} must set output = 'tokens' or 'elements'"
+        )
     if kind == "aggregator" and getattr(obj, "input", None) not in ("perturbation", "gradient"):
         raise InvalidPartError(
             f"aggregator {getattr(obj, '__name__', obj)!r} must set input = 'perturbation' or 'gradient'"

@@ -13,6 +13,7 @@ _TITLES = {
     "attribution": "Attribution methods",
     "perturbator": "Perturbators",
     "gradient_method": "Gradient methods",
+    "attributor": "Attributors",
     "aggregator": "Aggregators",
     "metric": "Attribution metrics",
     "task": "Tasks",
@@ -31,8 +32,8 @@ def _fmt(value: object) -> str:
 def _recipe_params(reg: Registry, recipe: object) -> dict[str, object]:
     """The method's own parameters: its parts' parameters with the recipe's defaults applied."""
     params: dict[str, object] = {}
-    for kind in ("perturbator", "gradient_method", "aggregator"):
-        name = getattr(recipe, kind)
+    for kind in ("perturbator", "gradient_method", "attributor", "aggregator"):
+        name = getattr(recipe, kind, None)
         if name:
             try:
                 params.update(reg.get(kind, name).params)
@@ -70,6 +71,7 @@ def method_reference(*, registry: Registry | None = None, distributions: Iterabl
                 recipe = r.obj
                 parts = [f"{k} `{v}`" for k, v in (("perturbator", recipe.perturbator),
                                                      ("gradient method", recipe.gradient_method),
+                                                     ("attributor", getattr(recipe, "attributor", None)),
                                                      ("aggregator", recipe.aggregator)) if v]
                 lines.append("Parts: " + ", ".join(parts) + ".")
             reference = r.meta.get("reference")

@@ -51,6 +51,17 @@ def interpreto_register_gradient_method(register: Callable[..., Any]) -> None:
 
 
 @hookspec
+def interpreto_register_attributor(register: Callable[..., Any]) -> None:
+    """Register attributors: classes that compute scores straight from the model (attention maps ...),
+    named alone by a recipe (``AttributionRecipe(attributor=...)``, no aggregator).
+
+    Contract: class attribute ``output = "tokens" | "elements"``; ``attribute(context:
+    AttributorContext) -> list`` with one array per ``context.items`` entry: ``(T, L)`` token
+    scores (``tokens``: the Explainer sums them over each element's tokens) or ``(T, E)``.
+    """
+
+
+@hookspec
 def interpreto_register_aggregator(register: Callable[..., Any]) -> None:
     """Register aggregators: classes that turn model outputs at perturbations into scores.
 

@@ -467,10 +467,9 @@ def _accepted_params(recipe: AttributionRecipe, reg: Registry, source: str, key:
                      task: str | None) -> set[str]:
     """Engine options, the recipe's parts' parameters, ``score``, and the task's options (every
     task's when the task is not known before the model loads)."""
-    first_kind = "perturbator" if recipe.family == "perturbation" else "gradient_method"
     accepted = set(_ENGINE_PARAMS) | {"score"}
-    for kind, name, sub in ((first_kind, recipe.perturbator or recipe.gradient_method, first_kind),
-                            ("aggregator", recipe.aggregator, "aggregator")):
+    for kind, name in recipe.part_names():
+        sub = kind
         try:
             accepted |= set(reg.get(kind, str(name)).params)
         except UnknownNameError as exc:
@@ -489,8 +488,8 @@ def _check_values(recipe: AttributionRecipe, reg: Registry, params: Mapping[str,
 
     where = f"{key}.params"
     batch = params.get("batch_size", 1)
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise _fail(source, f"{where}.batch_size", f"must be a positive integer, got {batch!r}")
+    if batch != "auto" and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+        raise _fail(source, f"{where}.batch_size", f"must be a positive integer or 'auto', got {batch!r}")
     seed = params.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise _fail(source, f"{where}.seed", f"must be an integer, got {seed!r}")
@@ -500,9 +499,8 @@ def _check_values(recipe: AttributionRecipe, reg: Registry, params: Mapping[str,
     baselines = (None, "auto", "zero", "mask", "pad", "unk")
     if params.get("baseline") not in baselines:
         raise _fail(source, f"{where}.baseline", f"{params['baseline']!r}; choose one of auto, zero, mask, pad, unk")
-    first_kind = "perturbator" if recipe.family == "perturbation" else "gradient_method"
     merged = {**recipe.defaults, **params}
-    for kind, name in ((first_kind, recipe.perturbator or recipe.gradient_method), ("aggregator", recipe.aggregator)):
+    for kind, name in recipe.part_names():
         rec = reg.get(kind, str(name))
         try:
             build_part(rec.obj, {k: v for k, v in merged.items() if k in rec.params}, kind=kind, name=rec.name)
@@ -546,13 +544,14 @@ def _attribution_step(table: Mapping[str, Any], key: str, source: str, reg: Regi
         spec = table["recipe"]
         if not isinstance(spec, Mapping):
             raise _fail(source, f"{key}.recipe", "must be a table")
-        _check_keys(source, f"{key}.recipe", spec, {"perturbator", "gradient_method", "aggregator", "defaults"})
+        _check_keys(source, f"{key}.recipe", spec, {"perturbator", "gradient_method", "attributor", "aggregator",
+                                                    "defaults"})
         try:
             recipe = AttributionRecipe(**spec)
         except (TypeError, InterpretoError) as exc:
             raise _fail(source, f"{key}.recipe", str(exc)) from exc
         method = recipe
-        default_name = f"{recipe.perturbator or recipe.gradient_method}+{recipe.aggregator}"
+        default_name = recipe.first_name + (f"+{recipe.aggregator}" if recipe.aggregator else "")
     task = _task(table["task"], source, f"{key}.task", reg) if "task" in table else None
     known_task = task or (model.known_task if model is not None else None)
     params = table.get("params", {})

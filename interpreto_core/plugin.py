@@ -23,7 +23,10 @@ Kinds and what to subclass or return
 - ``perturbator``: ``plan(n_elements, *, rng) -> PerturbationPlan``
 - ``gradient_method``: ``plan(inputs, baseline, *, generator) -> GradientPlan``
 - ``aggregator``: ``input = "perturbation" | "gradient"``; ``aggregate(plan, outputs)``
-- ``attribution``: an ``AttributionRecipe`` naming the parts above
+- ``attributor``: ``output = "tokens" | "elements"``; ``attribute(context: AttributorContext)`` -> one
+  array per item (attention maps: ``context.attentions()``)
+- ``attribution``: an ``AttributionRecipe`` naming the parts above (an attributor alone, or a
+  perturbator / gradient method and an aggregator)
 - ``metric``: ``compute(explanations, *, model, tokenizer) -> MetricResult`` (or subclass
   ``OrderCurveMetric`` / ``EraserMetric`` / ``CurveMetric``)
 - ``dictionary_learner``: subclass ``DictionaryLearner`` (or ``AffineLearner``,
@@ -74,6 +77,7 @@ from .metrics._results import CurveResult, MetricResult
 
 if _TYPE_CHECKING:  # names that need torch: loaded on first access (below), typed here
     from ._adapters import ModelAdapter, adapt
+    from ._attention import AttributorContext
     from ._attribution import Explainer
     from ._explanation import Explanation
     from .metrics._engine import (
@@ -90,6 +94,7 @@ if _TYPE_CHECKING:  # names that need torch: loaded on first access (below), typ
 _LAZY = {
     "ModelAdapter": "interpreto_core._adapters",
     "adapt": "interpreto_core._adapters",
+    "AttributorContext": "interpreto_core._attention",
     "Explainer": "interpreto_core._attribution",
     "Explanation": "interpreto_core._explanation",
     "metric_items": "interpreto_core.metrics._engine",
@@ -108,6 +113,7 @@ __all__ = [
     "AffineLearner",
     "AmbiguousNameError",
     "AttributionRecipe",
+    "AttributorContext",
     "ConceptInterpretation",
     "ConceptMetric",
     "CurveMetric",

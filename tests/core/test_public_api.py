@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parents[2]
 #: interpreto_core.plugin.__all__, exactly: adding or removing a public name is a decision
 PLUGIN_API = [
     "GRANULARITIES", "KINDS", "PAIR_SEPARATOR",
-    "AffineLearner", "AmbiguousNameError", "AttributionRecipe", "ConceptInterpretation", "ConceptMetric",
+    "AffineLearner", "AmbiguousNameError", "AttributionRecipe", "AttributorContext", "ConceptInterpretation",
+    "ConceptMetric",
     "CurveMetric", "CurveResult", "DictionaryLearner", "Elements", "EraserMetric", "Explainer", "Explanation",
     "GradientPlan", "InputError", "InterpretoError", "InvalidPartError", "MaskJob", "MetricItem", "MetricResult",
     "ModelAdapter", "NonNegativeLearner", "OrderCurveMetric", "PartRecord", "PerturbationPlan", "PluginLoadError",
