@@ -216,8 +216,8 @@ def test_seq2seq_source_segments(t5, tokenizer):
 
     full = logp(src)
     for k in range(2):
-        np.testing.assert_allclose(e.scores[:, k], full - logp(_masked(src, e.token_groups[k], tokenizer.mask_token_id)),
-                                   atol=1e-5)
+        masked = _masked(src, e.token_groups[k], tokenizer.mask_token_id)
+        np.testing.assert_allclose(e.scores[:, k], full - logp(masked), atol=1e-5)
     g = itp.explain(t5, tokenizer, source, method="input_x_gradient", segments=segs, targets=target)[0]
     assert g.elements == e.elements and np.isfinite(g.scores).all()
 
