@@ -291,3 +291,46 @@ def test_truncated_segments_are_named(tokenizer):
     text = " ".join(["word"] * 70)
     with pytest.warns(UserWarning, match="truncated"), pytest.raises(InputError, match="after the last token"):
         itp.explain(model, tokenizer, text, method="occlusion", segments=[text[:320], text[320:]])
+
+
+@pytest.fixture(scope="module")
+def token_heads(tokenizer):
+    from transformers import BertConfig, BertForQuestionAnswering, BertForTokenClassification
+
+    def config(**kw):
+        return BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                          intermediate_size=64, max_position_embeddings=64, initializer_range=0.4, **kw)
+
+    torch.manual_seed(0)
+    labels = {0: "O", 1: "B-PER", 2: "I-PER"}
+    tagger = BertForTokenClassification(config(num_labels=3, id2label=labels,
+                                               label2id={v: k for k, v in labels.items()})).eval()
+    return tagger, BertForQuestionAnswering(config(num_labels=2)).eval()
+
+
+def test_token_classification_tags_each_segment(token_heads, tokenizer):
+    tagger, _ = token_heads
+    text, segs = "Ada Lovelace wrote code", ["Ada Lovelace", " wrote code"]
+    e = itp.explain(tagger, tokenizer, text, method="occlusion", segments=segs)[0]
+    assert e.elements == tuple(segs) and len(e.targets) == 2  # one target per segment, read at its first token
+    ids = list(e.token_ids)
+    with torch.no_grad():
+        full = tagger(input_ids=torch.tensor([ids])).logits[0]
+        for t, target in enumerate(e.targets):
+            assert target.position == min(e.token_groups[t])
+            assert target.index == int(full[target.position].argmax())
+            for k, g in enumerate(e.token_groups):
+                masked = tagger(input_ids=torch.tensor([_masked(ids, g, tokenizer.mask_token_id)])).logits[0]
+                hand = float(full[target.position, target.index] - masked[target.position, target.index])
+                assert e.scores[t, k] == pytest.approx(hand, abs=1e-5)
+
+
+def test_question_answering_segments_the_context_per_passage(token_heads, tokenizer):
+    _, reader = token_heads
+    pair = ("who wrote code?", "Ada Lovelace wrote the first program. It ran.")
+    segs = (["who wrote code?"], ["Ada Lovelace wrote the first program.", " It ran."])
+    e = itp.explain(reader, tokenizer, pair, method="integrated_gradients", segments=segs, n_steps=128,
+                    completeness_delta=True)[0]
+    assert e.elements == ("who wrote code?", "Ada Lovelace wrote the first program.", " It ran.")
+    assert e.segments == (0, 1, 1)
+    assert np.abs(e.extras["completeness_delta"]).max() < 1e-3
