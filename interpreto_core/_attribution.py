@@ -293,7 +293,7 @@ class Explainer:
     def _check_budget(self, items: Sequence[TaskItem]) -> None:
         """Refuse a sampling budget (``n_samples``, ``n_steps``) whose rows cannot fit in memory,
         before anything is allocated: a clear error instead of a swap storm or a crash."""
-        budget = [(k, getattr(self.first, k)) for k in ("n_samples", "n_steps")
+        budget = [(k, getattr(self.first, k)) for k in ("n_samples", "n_steps", "max_samples")
                   if isinstance(getattr(self.first, k, None), int | np.integer)]
         if not budget or not items:
             return
@@ -391,6 +391,11 @@ class Explainer:
         baseline = self.adapter.baseline_vector(self.engine_params["baseline"])
         plans: list[PerturbationPlan] = []
         name = self._records["first"].qualified_name
+        if getattr(self.first, "adaptive", False) is True and hasattr(self.first, "rounds"):  # n_samples="auto"
+            from ._adaptive_sampling import run_adaptive_sampling
+
+            return run_adaptive_sampling(self.first, self.aggregator, engine, items, [self._rng(i) for i in items],
+                                         baseline, name=name, agg_name=self._records["agg"].qualified_name)
         for item in items:
             # a perturbator whose plan() takes ``item`` (the TaskItem: element texts, spans) is given it
             takes_item = "item" in inspect.signature(self.first.plan).parameters

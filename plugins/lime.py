@@ -8,23 +8,58 @@ a weighted ridge regression  min_b  sum_z pi(z) (f(z) - b0 - b.z)^2 + alpha |b|^
 
 from __future__ import annotations
 
+from collections.abc import Generator
+
 import numpy as np
 
-from interpreto_core.plugin import AttributionRecipe, PerturbationPlan, hookimpl
-from interpreto_plugins._checks import count, number
-from interpreto_plugins._sampling import subset_masks
+from interpreto_core.plugin import AttributionRecipe, InputError, PerturbationPlan, hookimpl
+from interpreto_plugins._checks import number
+from interpreto_plugins._sampling import (
+    N_BOOTSTRAP,
+    auto_budget,
+    batched_weighted_lstsq,
+    bootstrap_counts,
+    bootstrap_se,
+    subset_masks,
+)
+
+#: n_samples="auto": the first round's rows (at least 4 per element), the default tolerance and cap
+AUTO_START = 64
+AUTO_TOLERANCE, AUTO_MAX = 0.05, 2048
 
 
 class LimeMasks:
-    """``n_samples`` masks: the original input, then masks with 1..n_elements elements removed."""
+    """``n_samples`` masks: the original input, then masks with 1..n_elements elements removed.
 
-    def __init__(self, n_samples: int = 200) -> None:
-        self.n_samples = count("lime", "n_samples", n_samples, 2)
+    ``n_samples="auto"``: rounds of such masks (the first of max(64, 4 M) rows) until the relative
+    standard error of the coefficients (bootstrap over the masks) is at most ``tolerance`` or
+    ``max_samples`` rows are used.
+    """
+
+    def __init__(self, n_samples: int | str = 200, tolerance: float = AUTO_TOLERANCE,
+                 max_samples: int = AUTO_MAX) -> None:
+        self.adaptive, self.n_samples, self.tolerance, self.max_samples = auto_budget(
+            "lime", n_samples, tolerance, max_samples, defaults=(AUTO_TOLERANCE, AUTO_MAX), minimum=2)
+
+    def _draw(self, n: int, n_elements: int, rng: np.random.Generator) -> np.ndarray:
+        n_removed = rng.integers(1, n_elements + 1, size=n)
+        return 1.0 - subset_masks(n_removed, n_elements, rng=rng)
 
     def plan(self, n_elements: int, *, rng: np.random.Generator) -> PerturbationPlan:
-        n_removed = rng.integers(1, n_elements + 1, size=self.n_samples - 1)
-        removed = subset_masks(n_removed, n_elements, rng=rng)
-        return PerturbationPlan(masks=np.vstack([np.ones((1, n_elements)), 1.0 - removed]))
+        if self.adaptive:
+            raise InputError("lime with n_samples='auto' is run round by round by the engine; plan() needs an "
+                             "integer n_samples")
+        kept = self._draw(self.n_samples - 1, n_elements, rng)
+        return PerturbationPlan(masks=np.vstack([np.ones((1, n_elements)), kept]))
+
+    def rounds(self, n_elements: int, *, rng: np.random.Generator) -> Generator[PerturbationPlan, int, None]:
+        """``n_samples="auto"``: cumulative plans of at least the rows asked (``send``)."""
+        masks = np.ones((1, n_elements))
+        target = min(max(AUTO_START, 4 * n_elements), int(self.max_samples or 0))
+        while True:
+            if target > len(masks):
+                masks = np.vstack([masks, self._draw(target - len(masks), n_elements, rng)])
+            target = yield PerturbationPlan(masks=masks, info={"n_samples": len(masks)})
 
 
 def weighted_ridge(x: np.ndarray, y: np.ndarray, w: np.ndarray, alpha: float) -> np.ndarray:
@@ -49,11 +84,25 @@ class LimeRegression:
 
     def aggregate(self, plan: PerturbationPlan, outputs: np.ndarray) -> np.ndarray:
         masks = plan.masks.astype(np.float64)
+        return weighted_ridge(masks, outputs, self._weights(masks), self.alpha).T
+
+    def _weights(self, masks: np.ndarray) -> np.ndarray:
         norms = np.linalg.norm(masks, axis=1) * np.sqrt(masks.shape[1])
         cosine = np.divide(masks.sum(axis=1), norms, out=np.zeros(len(masks)), where=norms > 0)
         distance = 1.0 - cosine
-        weights = np.sqrt(np.exp(-(distance**2) / self.kernel_width**2))
-        return weighted_ridge(masks, outputs, weights, self.alpha).T
+        return np.sqrt(np.exp(-(distance**2) / self.kernel_width**2))
+
+    def estimate(self, plan: PerturbationPlan, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The coefficients and their bootstrap standard error (the masks after the first resampled)."""
+        masks = plan.masks.astype(np.float64)
+        outputs = np.asarray(outputs, dtype=np.float64)
+        scores = self.aggregate(plan, outputs)
+        if len(masks) < 3:
+            return scores, np.zeros_like(scores)
+        counts = np.ones((N_BOOTSTRAP, len(masks)))
+        counts[:, 1:] = bootstrap_counts(len(masks) - 1, seed=len(masks))
+        boot = batched_weighted_lstsq(masks, outputs, self._weights(masks)[None, :] * counts, self.alpha, center=True)
+        return scores, bootstrap_se(boot.transpose(0, 2, 1))
 
 
 @hookimpl

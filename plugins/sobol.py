@@ -9,43 +9,92 @@ Cost: n_samples * (M + 2) forwards.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Generator
+from typing import Any
+
 import numpy as np
 
 from interpreto_core.plugin import AttributionRecipe, InputError, PerturbationPlan, hookimpl
-from interpreto_plugins._checks import count
+from interpreto_plugins._sampling import auto_budget, bootstrap_counts, bootstrap_se
 
 SAMPLERS = ("sobol", "halton", "latin_hypercube")
 
 
-class SobolDesign:
-    """Saltelli design (A, B, AB_1..AB_M) drawn with a scrambled Sobol, Halton or Latin-hypercube sampler."""
+#: n_samples="auto": the first round's base samples (doubled each round), the default tolerance and cap
+AUTO_START = 16
+AUTO_TOLERANCE, AUTO_MAX = 0.05, 512
 
-    def __init__(self, n_samples: int = 32, sampler: str = "sobol") -> None:
+
+def _saltelli(design: np.ndarray, m: int) -> np.ndarray:
+    """Rows A, B, AB_1 .. AB_M of a ``(n, 2 M)`` design (AB_i: A with column i from B)."""
+    a, b = design[:, :m], design[:, m:]
+    mixed = []
+    for i in range(m):
+        ab = a.copy()
+        ab[:, i] = b[:, i]
+        mixed.append(ab)
+    return np.vstack([a, b, *mixed])
+
+
+class SobolDesign:
+    """Saltelli design (A, B, AB_1..AB_M) drawn with a scrambled Sobol, Halton or Latin-hypercube sampler.
+
+    ``n_samples="auto"``: blocks of the same sequence (16 base samples, then doubling the total:
+    balanced Sobol sets) until the relative standard error of the indices (bootstrap over the base
+    samples) is at most ``tolerance`` or ``max_samples`` base samples (each M + 2 rows) are used.
+    """
+
+    def __init__(self, n_samples: int | str = 32, sampler: str = "sobol", tolerance: float = AUTO_TOLERANCE,
+                 max_samples: int = AUTO_MAX) -> None:
         if sampler not in SAMPLERS:
             raise InputError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
-        self.n_samples, self.sampler = count("sobol", "n_samples", n_samples, 2), sampler
+        self.adaptive, self.n_samples, self.tolerance, self.max_samples = auto_budget(
+            "sobol", n_samples, tolerance, max_samples, defaults=(AUTO_TOLERANCE, AUTO_MAX), minimum=2)
+        self.sampler = sampler
 
-    def plan(self, n_elements: int, *, rng: np.random.Generator) -> PerturbationPlan:
-        import warnings
-
+    def _engine(self, m: int, rng: np.random.Generator) -> Any:
         from scipy.stats import qmc
 
-        m, n = n_elements, self.n_samples
         engine = {"sobol": qmc.Sobol, "halton": qmc.Halton, "latin_hypercube": qmc.LatinHypercube}[self.sampler]
+        return engine(d=2 * m, rng=rng)
+
+    def plan(self, n_elements: int, *, rng: np.random.Generator) -> PerturbationPlan:
+        if self.adaptive:
+            raise InputError("sobol with n_samples='auto' is run round by round by the engine; plan() needs an "
+                             "integer n_samples")
         with warnings.catch_warnings():  # Sobol balance warning for n not a power of two
             warnings.simplefilter("ignore", UserWarning)
-            design = engine(d=2 * m, rng=rng).random(n)
-        a, b = design[:, :m], design[:, m:]
-        mixed = []
-        for i in range(m):
-            ab = a.copy()
-            ab[:, i] = b[:, i]
-            mixed.append(ab)
-        return PerturbationPlan(masks=np.vstack([a, b, *mixed]), info={"n": n})
+            design = self._engine(n_elements, rng).random(self.n_samples)
+        return PerturbationPlan(masks=_saltelli(design, n_elements), info={"n": self.n_samples})
+
+    def rounds(self, n_elements: int, *, rng: np.random.Generator) -> Generator[PerturbationPlan, int, None]:
+        """``n_samples="auto"``: cumulative plans, one Saltelli block per round (``info["blocks"]``)."""
+        engine = self._engine(n_elements, rng)
+        cap = int(self.max_samples or 0)
+        blocks: list[int] = []
+        parts: list[np.ndarray] = []
+        target = min(AUTO_START, cap)
+        while True:
+            total = sum(blocks)
+            if target > total:
+                new = AUTO_START if not blocks else total
+                while total + new < target:
+                    new += total + new  # doubling the total keeps Sobol sets balanced
+                new = min(new, cap - total) if cap > total else target - total
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)
+                    parts.append(_saltelli(engine.random(new), n_elements))
+                blocks.append(new)
+            target = yield PerturbationPlan(masks=np.vstack(parts), info={"blocks": list(blocks),
+                                                                          "n_samples": sum(blocks)})
 
 
 class SobolIndices:
-    """Total-order (Jansen) or first-order (Saltelli 2010) Sobol indices from a Saltelli design."""
+    """Total-order (Jansen) or first-order (Saltelli 2010) Sobol indices from a Saltelli design.
+
+    ``estimate``: the indices and their bootstrap standard error (base samples resampled).
+    """
 
     input = "perturbation"
 
@@ -55,16 +104,49 @@ class SobolIndices:
         self.order = order
 
     def aggregate(self, plan: PerturbationPlan, outputs: np.ndarray) -> np.ndarray:
-        n = plan.info["n"]
-        m = plan.masks.shape[1]
-        f_a, f_b = outputs[:n], outputs[n : 2 * n]
-        f_ab = outputs[2 * n :].reshape(m, n, -1)  # (M, N, T)
+        f_a, f_b, f_ab = _split(plan, outputs)
         var = np.var(np.concatenate([f_a, f_b]), axis=0)  # (T,)
         if self.order == "total":
             num = 0.5 * np.mean((f_a[None] - f_ab) ** 2, axis=1)  # (M, T)
         else:
             num = np.mean(f_b[None] * (f_ab - f_a[None]), axis=1)
         return np.divide(num, var, out=np.zeros_like(num), where=var > 0).T
+
+    def estimate(self, plan: PerturbationPlan, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        f_a, f_b, f_ab = _split(plan, np.asarray(outputs, dtype=np.float64))
+        scores = self.aggregate(plan, outputs)
+        if len(f_a) < 3:
+            return scores, np.zeros_like(scores)
+        boot = self._indices(f_a, f_b, f_ab, bootstrap_counts(len(f_a), seed=len(f_a)))
+        return scores, bootstrap_se(boot)
+
+    def _indices(self, f_a: np.ndarray, f_b: np.ndarray, f_ab: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """``(B, T, M)`` indices, base sample j counted ``c[b, j]`` times in replicate b."""
+        n = c.sum(axis=1)  # (B,)
+        both, cc = np.concatenate([f_a, f_b]), np.concatenate([c, c], axis=1)  # (2N, T), (B, 2N)
+        mean = (cc @ both) / (2 * n)[:, None]
+        var = (cc @ both**2) / (2 * n)[:, None] - mean**2  # (B, T)
+        if self.order == "total":
+            num = 0.5 * np.einsum("bn,mnt->bmt", c, (f_a[None] - f_ab) ** 2)
+        else:
+            num = np.einsum("bn,mnt->bmt", c, f_b[None] * (f_ab - f_a[None]))
+        num = num / n[:, None, None]  # (B, M, T)
+        var = np.broadcast_to(var[:, None, :], num.shape)
+        return np.divide(num, var, out=np.zeros_like(num), where=var > 0).transpose(0, 2, 1)
+
+
+def _split(plan: PerturbationPlan, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``f(A) (N, T)``, ``f(B) (N, T)``, ``f(AB) (M, N, T)`` of a plan of one or several Saltelli blocks."""
+    m = plan.masks.shape[1]
+    blocks = plan.info["blocks"] if "blocks" in plan.info else [plan.info["n"]]
+    f_a, f_b, f_ab, start = [], [], [], 0
+    for n in blocks:
+        out = outputs[start : start + n * (m + 2)]
+        f_a.append(out[:n])
+        f_b.append(out[n : 2 * n])
+        f_ab.append(out[2 * n :].reshape(m, n, -1))
+        start += n * (m + 2)
+    return np.concatenate(f_a), np.concatenate(f_b), np.concatenate(f_ab, axis=1)
 
 
 @hookimpl
