@@ -21,7 +21,7 @@ import torch
 from ._adapters import ModelAdapter, _model_kind, adapt, tokenizer_state_kept
 from ._collection import Explanations
 from ._elements import custom_segments
-from ._engine import Engine, MaskJob
+from ._engine import Engine, MaskJob, check_batch_size
 from ._errors import InputError, UnknownNameError, UnknownParameterError
 from ._explanation import Explanation
 from ._parts import AttributionRecipe, PerturbationPlan, build_part
@@ -36,7 +36,8 @@ REDUCTIONS = ("sum", "norm", "abs_sum", "mean")
 
 # Parameters the engine itself takes (not routed to parts).
 ENGINE_PARAMS = {
-    "batch_size": 32,
+    "batch_size": "auto",
+    "memory_budget": None,
     "seed": 0,
     "baseline": None,
     "reduction": "sum",
@@ -165,7 +166,11 @@ class Explainer:
         log-probability for generated tokens). ``mode=`` (``logits`` / ``softmax`` /
         ``log_softmax``) is an alias.
     batch_size:
-        Rows (perturbed inputs or gradient points) per forward pass.
+        Rows (perturbed inputs or gradient points) per forward pass, or ``"auto"`` (default): up
+        to 32, fewer when long rows would hold more than ``memory_budget`` bytes of activations.
+    memory_budget:
+        Bytes of activations one forward (and backward) pass may hold under ``batch_size="auto"``
+        (default 256 MiB).
     seed:
         Seed for stochastic methods; the same seed gives the same result.
     baseline:
@@ -276,8 +281,7 @@ class Explainer:
 
     def _check_engine_params(self) -> None:
         p = self.engine_params
-        if isinstance(p["batch_size"], bool) or not isinstance(p["batch_size"], int) or p["batch_size"] < 1:
-            raise InputError(f"batch_size must be a positive integer, got {p['batch_size']!r}")
+        check_batch_size(p["batch_size"])
         if p["baseline"] is None:
             p["baseline"] = "auto" if self.recipe.family == "perturbation" else "zero"
         self.forward_tokens = 0  # real (unpadded) tokens those rows carried
@@ -302,8 +306,9 @@ class Explainer:
         gradient = self.recipe.family != "perturbation"
         longest = max(items, key=lambda it: len(it.ids))
         length, n_el = max(len(longest.ids), 1), max(len(longest.elements), 1)
-        if gradient:  # the points (S, L, H) and their gradients, float32
-            need = 2 * rows * length * self.adapter.hidden_size * 4
+        if gradient:  # the points (S, L, H), and their gradients unless the aggregator streams them, float32
+            streams = callable(getattr(self.aggregator, "stream", None))
+            need = (1 if streams else 2) * rows * length * self.adapter.hidden_size * 4
         else:  # the masks and their token-level rows, drawn in float64
             need = rows * (n_el + length) * 32
         available = _available_memory(self.adapter.device if gradient else None)
@@ -362,7 +367,8 @@ class Explainer:
                     "contrast: give a contrast for every input, or explain those inputs in another call"
                 )
         engine = Engine(self.task, score, batch_size=self.engine_params["batch_size"],
-                        progress=self.engine_params["progress"], desc=self.method_name)
+                        progress=self.engine_params["progress"], desc=self.method_name,
+                        memory_budget=self.engine_params["memory_budget"])
         if self.recipe.family == "perturbation":
             results = self._run_perturbation(engine, items)
         elif self.recipe.family == "direct":
@@ -478,7 +484,10 @@ class Explainer:
         results = []
         agg_name = self._records["agg"].qualified_name
         for item, plan, g, (x, b), run in zip(items, plans, grads, xs, runs, strict=True):
-            token_attr = self.aggregator.aggregate(plan, g) if run is None else g  # (T, L, H)
+            if run is not None or streamed:
+                token_attr = g  # (T, L, H), aggregated already
+            else:
+                token_attr = self.aggregator.aggregate(plan, g)
             if not isinstance(token_attr, torch.Tensor) or tuple(token_attr.shape) != (len(item.targets), *x.shape):
                 got = tuple(token_attr.shape) if isinstance(token_attr, torch.Tensor) else type(token_attr).__name__
                 raise InputError(f"aggregator {agg_name!r} returned {got}, expected (T, L, H) = "
@@ -489,10 +498,18 @@ class Explainer:
             extras: dict[str, Any] = dict(plan.info.get("extras", {}))
             f_delta = None
             if run is not None:
+        elif callable(getattr(self.aggregator, "stream", None)):
+            # the aggregator sums each pass's gradients as they come: one pass's worth is held
+            streams = [self.aggregator.stream(pl, len(it.targets)) for pl, it in zip(plans, items, strict=True)]
+            engine.gradients(items, [pl.points for pl in plans],
+                             sink=lambda i, t, s_idx, g: streams[i].add(s_idx, t, g))
+            grads = [st.result() for st in streams]
+            runs = [None] * len(items)
                 extras.update(run[2])
                 f_delta = np.asarray(extras.pop("f_delta"))
             if self.engine_params["completeness_delta"]:
                 if f_delta is None:
+        streamed = not adaptive and callable(getattr(self.aggregator, "stream", None))
                     out = engine.point_scores(item, [x, b])
                     f_delta = out[0] - out[1]
                 visible_sum = np.where(item.visible, scores, 0.0).sum(axis=1)

@@ -8,7 +8,8 @@ an interpolation point); rows of all items are packed, shortest first, into forw
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import attrs
 import numpy as np
@@ -16,10 +17,19 @@ import torch
 from tqdm.auto import tqdm
 
 from ._errors import InputError
+from ._memory import AUTO_MAX_ROWS, DEFAULT_MEMORY_BUDGET, rows_for
 from ._scores import Score
 from ._tasks import RowBatch, Task, TaskItem
 
-__all__ = ["MaskJob", "Engine", "pack_rows"]
+__all__ = ["MaskJob", "Engine", "pack_rows", "check_batch_size"]
+
+
+def check_batch_size(batch_size: Any) -> None:
+    """Raise InputError unless ``batch_size`` is a positive integer or ``"auto"``."""
+    if batch_size == "auto":
+        return
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:
+        raise InputError(f"batch_size must be a positive integer or 'auto', got {batch_size!r}")
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -32,24 +42,29 @@ class MaskJob:
     targets: tuple[int, ...] | None = None
 
 
-def pack_rows(lengths: Sequence[int], rows: Sequence[int],
-              batch_size: int) -> Iterator[list[tuple[int, np.ndarray, int]]]:
+def pack_rows(lengths: Sequence[int], rows: Sequence[int], batch_size: int,
+              cap: Callable[[int], int] | None = None) -> Iterator[list[tuple[int, np.ndarray, int]]]:
     """Chunks of at most ``batch_size`` rows, shortest sequences first.
 
-    ``lengths[k]`` / ``rows[k]``: sequence length and number of rows of job k. A chunk is
-    ``[(job, its row indices, where they start in the chunk)]``.
+    ``lengths[k]`` / ``rows[k]``: sequence length and number of rows of job k. ``cap(length)``:
+    at most that many rows in a chunk whose longest row has ``length`` tokens (a memory budget).
+    A chunk is ``[(job, its row indices, where they start in the chunk)]``.
     """
     chunk: list[tuple[int, np.ndarray, int]] = []
-    room = batch_size
+    used = 0
     for k in sorted(range(len(rows)), key=lambda k: lengths[k]):
+        room_of = batch_size if cap is None else max(1, min(batch_size, int(cap(lengths[k]))))
+        if used >= room_of:  # a longer job lowers the cap of the chunk being filled
+            yield chunk
+            chunk, used = [], 0
         done = 0
         while done < rows[k]:
-            take = min(room, rows[k] - done)
-            chunk.append((k, np.arange(done, done + take), batch_size - room))
-            done, room = done + take, room - take
-            if room == 0:
+            take = min(room_of - used, rows[k] - done)
+            chunk.append((k, np.arange(done, done + take), used))
+            done, used = done + take, used + take
+            if used == room_of:
                 yield chunk
-                chunk, room = [], batch_size
+                chunk, used = [], 0
     if chunk:
         yield chunk
 
@@ -62,24 +77,45 @@ class Engine:
     task, score:
         A bound task and a score.
     batch_size:
-        Rows per forward pass.
+        Rows per forward pass, or ``"auto"`` (default): up to 32, fewer when long rows would hold
+        more than ``memory_budget`` bytes of activations (``interpreto_core._memory``).
+    memory_budget:
+        Bytes of activations one pass may hold under ``batch_size="auto"`` (default 256 MiB).
     progress:
         Progress bar: True, False, or None (when there is more than one batch and stderr is a TTY).
     desc:
         The progress bar's label.
     """
 
-    def __init__(self, task: Task, score: Score, *, batch_size: int = 32, progress: bool | None = None,
-                 desc: str = "explain") -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
-        self.task, self.score, self.batch_size, self.progress, self.desc = task, score, batch_size, progress, desc
+    def __init__(self, task: Task, score: Score, *, batch_size: int | str = "auto", progress: bool | None = None,
+                 desc: str = "explain", memory_budget: int | None = None) -> None:
+        check_batch_size(batch_size)
+        if memory_budget is not None and (isinstance(memory_budget, bool) or not isinstance(memory_budget, int)
+                                          or memory_budget < 1):
+            raise InputError(f"memory_budget must be a positive number of bytes, got {memory_budget!r}")
+        self.task, self.score, self.progress, self.desc = task, score, progress, desc
+        self.auto = batch_size == "auto"
+        self.batch_size = AUTO_MAX_ROWS if self.auto else int(batch_size)
+        self.memory_budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget
         self.adapter = task.adapter
         self.forward_calls = 0
         self.rows = 0
         self.tokens = 0  # real (unpadded) tokens the forward passes carried
 
     # -- helpers ----------------------------------------------------------------------------------
+    def _cap(self, grad: bool) -> Callable[[int], int] | None:
+        """Rows allowed per pass for a longest row of ``length`` tokens (None: ``batch_size`` alone)."""
+        if not self.auto:
+            return None
+        model, budget, itemsize = self.adapter.model, self.memory_budget, torch.empty((), dtype=self.adapter.dtype)
+        size = itemsize.element_size()
+        return lambda length: rows_for(model, length, grad=grad, budget=budget, itemsize=size,
+                                       max_rows=self.batch_size)
+
+    def _chunks(self, lengths: Sequence[int], rows: Sequence[int],
+                grad: bool) -> list[list[tuple[int, np.ndarray, int]]]:
+        return list(pack_rows(lengths, rows, self.batch_size, self._cap(grad)))
+
     def embed(self, item: TaskItem) -> torch.Tensor:
         """``(L, H)`` input embeddings of the item's tokens."""
         return self.adapter.embed(torch.tensor(item.ids, dtype=torch.long))
@@ -163,8 +199,9 @@ class Engine:
         item_of = [job.item for job in jobs]
         # a row carries only the tokens its targets need (a causal LM's last target stops there)
         lengths = [self.row_length(items[job.item], t.tolist()) for job, t in zip(jobs, job_targets, strict=True)]
-        with self._bar(-(-sum(rows) // self.batch_size)) as bar:
-            for segments in pack_rows(lengths, rows, self.batch_size):
+        chunks = self._chunks(lengths, rows, grad=False)
+        with self._bar(len(chunks)) as bar:
+            for segments in chunks:
                 width = max(widths[k] for k, _, _ in segments)
                 batch = self._batch(items, segments, item_of, width, lengths)
                 emb = batch.inputs_embeds
@@ -184,24 +221,30 @@ class Engine:
         return out
 
     # -- gradient rows ----------------------------------------------------------------------------
-    def gradients(self, items: Sequence[TaskItem], points: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    def gradients(self, items: Sequence[TaskItem], points: Sequence[torch.Tensor],
+                  sink: Callable[[int, int, torch.Tensor, torch.Tensor], None] | None = None) -> list[torch.Tensor]:
         """Gradients ``(S, T, L, H)`` of each target's score at each of an item's points ``(S, L, H)``.
 
         A row is one (point, target) pair, cut to the tokens its target needs
         (:meth:`Task.row_length`): a causal LM's first target carries the prompt only, not the
         whole continuation. Gradients at the tokens after the cut are zero (they cannot change the
         target's score).
+
+        ``sink(item, target, point indices (n,), gradients (n, cut, H))``: called after each pass
+        instead of keeping every gradient (memory stays at one pass's); then nothing is returned.
         """
         n_targets = [len(it.targets) for it in items]
-        grads = [torch.zeros((len(p), t, it.length, self.adapter.hidden_size), dtype=torch.float32)
-                 for p, t, it in zip(points, n_targets, items, strict=True)]
+        grads = [] if sink is not None else [
+            torch.zeros((len(p), t, it.length, self.adapter.hidden_size), dtype=torch.float32)
+            for p, t, it in zip(points, n_targets, items, strict=True)]
         # one job per (item, target): its rows are the item's points
         jobs = [(i, t) for i, it in enumerate(items) for t in range(n_targets[i])]
         item_of = [i for i, _ in jobs]
         lengths = [self.row_length(items[i], [t]) for i, t in jobs]
         rows = [len(points[i]) for i, _ in jobs]
-        with self._bar(-(-sum(rows) // self.batch_size)) as bar:
-            for segments in pack_rows(lengths, rows, self.batch_size):
+        chunks = self._chunks(lengths, rows, grad=True)
+        with self._bar(len(chunks)) as bar:
+            for segments in chunks:
                 batch = self._batch(items, segments, item_of, 1, lengths)
                 emb = batch.inputs_embeds
                 for k, rs, j in segments:
@@ -217,7 +260,11 @@ class Engine:
                 g = g.float().cpu()
                 for k, rs, j in segments:
                     i, t, cut = jobs[k][0], jobs[k][1], lengths[k]
-                    grads[i][torch.from_numpy(rs), t, :cut] = g[j : j + len(rs), :cut]
+                    if sink is not None:
+                        sink(i, t, torch.from_numpy(rs), g[j : j + len(rs), :cut])
+                    else:
+                        grads[i][torch.from_numpy(rs), t, :cut] = g[j : j + len(rs), :cut]
+                del g
                 bar.update(1)
         return grads
 

@@ -6,6 +6,10 @@ Aggregators see ``grads (S, T, L, H)`` at the plan's S points for T targets, and
 * weighted_mean:  sum_k w_k g_k m_k          (Saliency, Input x Gradient, IG, SmoothGrad, GradientSHAP)
 * variance:       Var_k (g_k m_k)            (VarGrad; Adebayo et al., 2018)
 * square_mean:    mean_k (g_k m_k)^2         (SquareGrad; Hooker et al., 2019)
+
+Each also has ``stream(plan, n_targets)``: an accumulator the engine adds each pass's gradients
+to (``add(point indices, target, grads (n, L', H))``, then ``result() -> (T, L, H)``), so a
+run holds one pass's gradients, not all S x T of them (float64 sums).
 """
 
 from __future__ import annotations
@@ -60,6 +64,54 @@ def _products(plan: GradientPlan, grads):
     return grads * plan.multipliers.float().cpu()[:, None]
 
 
+class _Moments:
+    """Streamed sums over points of (g_k m_k)^p (p = 1 weighted by w_k, or p = 1, 2 unweighted),
+    added one pass at a time (``GradientAggregator.stream``): memory (T, L, H), not (S, T, L, H)."""
+
+    def __init__(self, plan: GradientPlan, n_targets: int, *, weighted: bool, powers: tuple[int, ...]) -> None:
+        import torch
+
+        n, length, hidden = plan.points.shape
+        self.plan, self.weighted, self.n_points = plan, weighted, n
+        self.sums = {p: torch.zeros((n_targets, length, hidden), dtype=torch.float64) for p in powers}
+        self.weights = plan.weights.double().cpu() if weighted else None
+
+    def add(self, points, target: int, grads) -> None:
+        cut = grads.shape[1]
+        x = grads.double()
+        if self.plan.multipliers is not None:
+            x = x * self.plan.multipliers[points.to(self.plan.multipliers.device), :cut].double().cpu()
+        if self.weights is not None:
+            x = x * self.weights[points].reshape(-1, 1, 1)
+        for p, total in self.sums.items():
+            total[target, :cut] += (x if p == 1 else x**p).sum(0)
+
+
+class _WeightedSum(_Moments):
+    def __init__(self, plan: GradientPlan, n_targets: int) -> None:
+        super().__init__(plan, n_targets, weighted=True, powers=(1,))
+
+    def result(self):
+        return self.sums[1].float()
+
+
+class _Variance(_Moments):
+    def __init__(self, plan: GradientPlan, n_targets: int) -> None:
+        super().__init__(plan, n_targets, weighted=False, powers=(1, 2))
+
+    def result(self):
+        mean = self.sums[1] / self.n_points
+        return (self.sums[2] / self.n_points - mean**2).clamp_min(0).float()
+
+
+class _SquareMean(_Moments):
+    def __init__(self, plan: GradientPlan, n_targets: int) -> None:
+        super().__init__(plan, n_targets, weighted=False, powers=(2,))
+
+    def result(self):
+        return (self.sums[2] / self.n_points).float()
+
+
 class WeightedMean:
     """sum_k w_k g_k m_k."""
 
@@ -68,6 +120,9 @@ class WeightedMean:
     def aggregate(self, plan: GradientPlan, grads):
         w = plan.weights.float().cpu().reshape(-1, 1, 1, 1)
         return (w * _products(plan, grads)).sum(0)
+
+    def stream(self, plan: GradientPlan, n_targets: int) -> _WeightedSum:
+        return _WeightedSum(plan, n_targets)
 
 
 class Variance:
@@ -78,6 +133,9 @@ class Variance:
     def aggregate(self, plan: GradientPlan, grads):
         return _products(plan, grads).var(0, unbiased=False)
 
+    def stream(self, plan: GradientPlan, n_targets: int) -> _Variance:
+        return _Variance(plan, n_targets)
+
 
 class SquareMean:
     """Mean over points of (g_k m_k)^2."""
@@ -86,6 +144,9 @@ class SquareMean:
 
     def aggregate(self, plan: GradientPlan, grads):
         return (_products(plan, grads) ** 2).mean(0)
+
+    def stream(self, plan: GradientPlan, n_targets: int) -> _SquareMean:
+        return _SquareMean(plan, n_targets)
 
 
 @hookimpl
