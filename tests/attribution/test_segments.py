@@ -334,3 +334,17 @@ def test_question_answering_segments_the_context_per_passage(token_heads, tokeni
     assert e.elements == ("who wrote code?", "Ada Lovelace wrote the first program.", " It ran.")
     assert e.segments == (0, 1, 1)
     assert np.abs(e.extras["completeness_delta"]).max() < 1e-3
+
+
+def test_the_guide_examples_run(classifier, causal_lm, tokenizer):
+    """docs/attribution.md, "Custom segments" and "Pooling tokens into elements": the blocks run as written."""
+    import re
+    from pathlib import Path
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "attribution.md").read_text(encoding="utf-8")
+    part = guide[guide.index("## Custom segments"): guide.index("## Targets")]
+    blocks = re.findall(r"```python\n(.*?)```", part, flags=re.S)
+    assert len(blocks) == 3
+    namespace = {"itp": itp, "model": classifier, "tok": tokenizer, "lm": causal_lm}
+    for block in blocks:
+        exec(compile(block, "<docs/attribution.md>", "exec"), namespace)  # noqa: S102 - our own docs
