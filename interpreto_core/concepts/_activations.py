@@ -2,13 +2,19 @@
 
 Rows are written into storage allocated once up front (the number of rows is known after
 tokenization): a tensor in RAM, or a memory-mapped file when it would exceed ``ram_budget``.
+
+Activation hygiene (on by default): tokens whose hidden state has an outlier norm -- the "massive
+activations" of attention-sink positions (Sun et al., 2024; Xiao et al., 2024), e.g. the first token
+of Llama-family models, ~100x the norm of the others -- are left out of the rows. They dominate any
+dictionary fitted on them (dead concepts, every concept's top inputs the first words of the texts).
+What was left out is recorded on the :class:`Activations` (:class:`ActivationHygiene`).
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -19,19 +25,96 @@ from tqdm.auto import tqdm
 from .._errors import InputError
 from ._split import SplitModel
 
-__all__ = ["Activations", "collect_activations", "ACTIVATION_GRANULARITIES"]
+__all__ = ["Activations", "ActivationHygiene", "collect_activations", "ACTIVATION_GRANULARITIES"]
 
 ACTIVATION_GRANULARITIES = ("token", "word", "sentence", "sample", "first_token", "last_token")
 REDUCES = ("mean", "max", "last")
+#: granularities whose rows hold one chosen position: the outlier rule does not apply to them
+_ONE_POSITION = ("first_token", "last_token")
+DEFAULT_OUTLIER_FACTOR = 10.0
 
 
 @attrs.frozen(kw_only=True, eq=False)
+class ActivationHygiene:
+    """What :func:`collect_activations` left out of the rows of one split point, and why.
+
+    Rule: a token is an outlier when ``||h_t|| > factor * median_{t' in text} ||h_t'||`` (the lower
+    median over the text's non-special tokens, so a text of 2 tokens can still show one; a text of 1
+    token cannot). Outlier tokens, and tokens at ``exclude_positions``, are left out of their unit
+    (its mean / max / last token is taken over the other tokens); a unit left with no token is dropped.
+
+    ``text_index`` / ``positions`` / ``tokens`` / ``norms`` / ``reasons`` (``"outlier"`` or
+    ``"position"``): one entry per left-out token. ``rows_before`` / ``rows_after``: units before and
+    after (token granularity: one row per token). ``median_norm``: the median norm of the tokens kept.
+    ``mean`` / ``std``: the per-unit statistics when ``standardized`` (rows are ``(x - mean) / std``).
+    """
+
+    rule: str
+    factor: float | None
+    exclude_positions: str | None
+    text_index: np.ndarray
+    positions: np.ndarray
+    tokens: tuple[str, ...]
+    norms: np.ndarray
+    reasons: tuple[str, ...]
+    rows_before: int
+    rows_after: int
+    median_norm: float
+    standardized: bool = False
+    mean: torch.Tensor | None = None
+    std: torch.Tensor | None = None
+
+    @property
+    def n_excluded(self) -> int:
+        """Number of tokens left out."""
+        return len(self.reasons)
+
+    def by_position(self) -> dict[int, int]:
+        """``{position in the text: tokens left out there}``, most frequent first."""
+        pos, counts = np.unique(self.positions, return_counts=True)
+        return {int(p): int(c) for p, c in sorted(zip(pos, counts, strict=True), key=lambda pc: (-pc[1], pc[0]))}
+
+    def by_token(self) -> dict[str, int]:
+        """``{token: times left out}``, most frequent first."""
+        out: dict[str, int] = {}
+        for t in self.tokens:
+            out[t] = out.get(t, 0) + 1
+        return dict(sorted(out.items(), key=lambda tc: (-tc[1], tc[0])))
+
+    def summary(self) -> str:
+        """One line: what was left out, where, how large, by which rule (plain text: escape it for HTML)."""
+        if self.factor is None and self.exclude_positions is None:
+            head = "activation hygiene off (keep_outliers=True): every token kept"
+        elif not self.n_excluded:
+            head = f"no token left out ({self.rule})"
+        else:
+            where = ", ".join(f"{p} ({c})" for p, c in list(self.by_position().items())[:4])
+            tokens = ", ".join(f"{t!r} ({c})" for t, c in list(self.by_token().items())[:4])
+            head = (f"left out {self.n_excluded:,} token(s), {self.rows_before - self.rows_after:,} of "
+                    f"{self.rows_before:,} rows ({self.rule}); median norm {float(np.median(self.norms)):,.4g} "
+                    f"vs {self.median_norm:,.4g} kept; positions {where}; tokens {tokens}")
+        return head + ("; rows standardised per unit" if self.standardized else "")
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able summary (counts, rule, positions, tokens; not the per-token arrays)."""
+        return {"rule": self.rule, "factor": self.factor, "exclude_positions": self.exclude_positions,
+                "excluded_tokens": self.n_excluded, "rows_before": self.rows_before, "rows_after": self.rows_after,
+                "median_norm_kept": self.median_norm,
+                "median_norm_excluded": float(np.median(self.norms)) if self.n_excluded else None,
+                "by_position": {str(k): v for k, v in list(self.by_position().items())[:20]},
+                "by_token": dict(list(self.by_token().items())[:20]), "standardized": self.standardized,
+                "summary": self.summary()}
+
+
+@attrs.frozen(kw_only=True, eq=False, repr=False)
 class Activations:
     """Activations of one split point, one row per unit (token, word, sentence or text).
 
     ``values (N, H)``; ``text_index (N,)``: the text each row comes from; ``spans (N, 2)``: the
     unit's character span in its text (``-1, -1`` when it has none); ``units``: the unit's text.
-    ``path``: the memory-mapped file backing ``values``, if any.
+    ``path``: the memory-mapped file backing ``values``, if any. ``hygiene``: the tokens left out
+    of the rows and the rule (:class:`ActivationHygiene`); rows left out are absent from every
+    per-row array, so row ``i`` of ``values`` is always unit ``units[i]`` of text ``text_index[i]``.
     """
 
     values: torch.Tensor
@@ -42,6 +125,16 @@ class Activations:
     granularity: str
     split_point: str
     path: str | None = None
+    hygiene: ActivationHygiene | None = None
+
+    def summary(self) -> str:
+        """Rows, width, granularity, split point and what activation hygiene left out (one line each)."""
+        head = (f"{len(self):,} {self.granularity} rows x {self.hidden_size} at {self.split_point} "
+                f"from {len(self.texts):,} texts")
+        return head if self.hygiene is None else f"{head}\n{self.hygiene.summary()}"
+
+    def __repr__(self) -> str:
+        return f"Activations({self.summary()})".replace("\n", "; ")
 
     def __len__(self) -> int:
         return int(self.values.shape[0])
@@ -94,6 +187,43 @@ def _storage(
     return torch.from_numpy(mm), path
 
 
+def _excluded_positions(exclude_positions: Any, enc: Any) -> set[int]:
+    """The positions of ``enc`` that ``exclude_positions`` names (ints, negative from the end, or a callable)."""
+    n = len(enc.input_ids)
+    if exclude_positions is None:
+        return set()
+    if callable(exclude_positions):
+        chosen = exclude_positions(list(enc.tokens))
+    else:
+        chosen = exclude_positions
+    out = set()
+    for p in chosen:
+        if isinstance(p, bool) or not isinstance(p, int | np.integer):
+            raise InputError(f"exclude_positions must give integer token positions, got {p!r}")
+        if -n <= p < n:
+            out.add(int(p) % n)
+    return out
+
+
+def _compact(values: torch.Tensor, path: str | None, keep: np.ndarray) -> tuple[torch.Tensor, str | None]:
+    """``values[keep]``: in RAM, or (memory-mapped storage) a new file holding only the kept rows."""
+    if path is None:
+        return values[torch.from_numpy(keep)].contiguous(), None
+    folder = os.path.dirname(path)
+    fd, new = tempfile.mkstemp(suffix=os.path.splitext(path)[1], dir=folder)
+    os.close(fd)
+    np_dtype = np.float32 if values.dtype == torch.float32 else np.float16
+    mm = np.memmap(new, dtype=np_dtype, mode="w+", shape=(int(keep.sum()), values.shape[1]))
+    index = np.flatnonzero(keep)
+    for start in range(0, len(index), 65536):
+        chunk = index[start : start + 65536]
+        mm[start : start + len(chunk)] = values[torch.from_numpy(chunk)].numpy()
+    mm.flush()
+    del values
+    os.remove(path)
+    return torch.from_numpy(mm), new
+
+
 def collect_activations(
     split: SplitModel,
     texts: Sequence[str],
@@ -105,6 +235,10 @@ def collect_activations(
     ram_budget: float = 2 * 1024**3,
     memmap_dir: str | os.PathLike | None = None,
     progress: bool | None = None,
+    keep_outliers: bool = False,
+    outlier_factor: float = DEFAULT_OUTLIER_FACTOR,
+    exclude_positions: Sequence[int] | Callable[[list[str]], Sequence[int]] | None = None,
+    standardize: bool = False,
 ) -> dict[str, Activations]:
     """Activations of every split point of ``split`` over ``texts``, one row per unit.
 
@@ -130,10 +264,26 @@ def collect_activations(
         ``memmap_dir`` (default: a new temporary folder).
     progress:
         Show a progress bar (default: tqdm's choice, on a terminal).
+    keep_outliers:
+        False (default): leave out tokens whose norm at the split point exceeds ``outlier_factor``
+        times the median token norm of their text (attention-sink / massive activations, e.g.
+        SmolLM2's first token at layer 15: ~23,900 vs ~178), decided per text and split point.
+        True: keep every token. The rule does not apply to ``first_token`` / ``last_token`` (the
+        position is the one asked for).
+    outlier_factor:
+        The factor of that rule (default 10).
+    exclude_positions:
+        Token positions to leave out in every text (``(0,)``: the first token; negative counts from
+        the end), or a callable ``tokens -> positions`` given each text's token strings. Positions
+        index the tokenized text, special tokens included.
+    standardize:
+        Standardise each hidden unit over the kept rows: ``(x - mean) / std`` (the statistics are
+        kept in ``hygiene.mean`` / ``hygiene.std``; a learner fitted on them models standardised
+        activations).
 
     Returns
     -------
-    ``{split point: Activations}``.
+    ``{split point: Activations}``; each records what was left out in ``.hygiene`` (``.summary()``).
     """
     if granularity not in ACTIVATION_GRANULARITIES:
         raise InputError(f"unknown granularity {granularity!r}; choose one of {', '.join(ACTIVATION_GRANULARITIES)}")
@@ -148,6 +298,12 @@ def collect_activations(
         raise InputError("no texts to collect activations from")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if isinstance(outlier_factor, bool) or not isinstance(outlier_factor, int | float) or not outlier_factor > 1:
+        raise InputError(f"outlier_factor must be a number above 1, got {outlier_factor!r}")
+    if exclude_positions is not None and not callable(exclude_positions):
+        if isinstance(exclude_positions, int | str) or not isinstance(exclude_positions, Sequence):
+            raise InputError(f"exclude_positions must be a sequence of token positions such as (0,) or a "
+                             f"callable tokens -> positions, got {exclude_positions!r}")
     adapter = split.adapter
     encodings = [adapter.encode(t) for t in texts]
     per_text = [_units(e, granularity, split.kind) for e in encodings]
@@ -159,9 +315,18 @@ def collect_activations(
     text_index = np.repeat(np.arange(len(texts)), counts)
     spans = np.array([s for _, sp, _ in per_text for s in sp], dtype=np.int64).reshape(n_rows, 2)
     units = tuple(u for _, _, us in per_text for u in us)
+    detect = not keep_outliers and granularity not in _ONE_POSITION
+    factor = float(outlier_factor) if detect else None
+    fixed = [_excluded_positions(exclude_positions, e) for e in encodings]
+    # the tokens whose norm is the text's reference: its non-special ones (all, if it has none)
+    reference = [np.array([p for p in range(len(e.input_ids)) if not e.special[p]] or list(range(len(e.input_ids))))
+                 for e in encodings]
 
     storage: dict[str, torch.Tensor] = {}
     paths: dict[str, str | None] = {}
+    keep: dict[str, np.ndarray] = {}
+    left_out: dict[str, list[tuple[int, int, float, str]]] = {}  # (text, position, norm, reason)
+    kept_norms: dict[str, list[np.ndarray]] = {}
     order = sorted(range(len(texts)), key=lambda i: len(encodings[i].input_ids))
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     with adapter.evaluating(), tqdm(
@@ -170,23 +335,43 @@ def collect_activations(
         for batch in batches:
             inputs = split.inputs([encodings[i].input_ids for i in batch])
             hidden = split.hidden_states(inputs)
-            # one (row, batch item, token, weight) entry per token that contributes to a row
-            rows, items, toks, weights = [], [], [], []
-            for b, i in enumerate(batch):
-                for u, group in enumerate(per_text[i][0]):
-                    row = offsets[i] + u
-                    chosen = (group[-1],) if reduce == "last" else group
-                    rows += [row] * len(chosen)
-                    items += [b] * len(chosen)
-                    toks += list(chosen)
-                    weights += [1.0 / len(chosen)] * len(chosen)
-            rows_t = torch.tensor(rows)
             for point, h in hidden.items():
                 if point not in storage:
                     itemsize = torch.empty((), dtype=dtype).element_size()
                     if n_rows * h.shape[-1] * itemsize > ram_budget and memmap_dir is None:
                         memmap_dir = tempfile.mkdtemp(prefix="interpreto-acts-")  # one folder for all points
                     storage[point], paths[point] = _storage(n_rows, h.shape[-1], dtype, ram_budget, memmap_dir)
+                    keep[point] = np.ones(n_rows, dtype=bool)
+                    left_out[point], kept_norms[point] = [], []
+                norms = h.float().norm(dim=-1).cpu().numpy()  # (B, L): one number per token
+                # one (row, batch item, token, weight) entry per token that contributes to a row
+                rows, items, toks, weights = [], [], [], []
+                for b, i in enumerate(batch):
+                    n_tok = len(encodings[i].input_ids)
+                    out = {p: "position" for p in fixed[i]}
+                    ref = norms[b, reference[i]]
+                    if factor is not None and len(ref) > 1:
+                        low_median = float(np.sort(ref)[(len(ref) - 1) // 2])
+                        for big in np.flatnonzero(norms[b, :n_tok] > factor * low_median):
+                            out.setdefault(int(big), "outlier")
+                    for pos, why in sorted(out.items()):
+                        left_out[point].append((i, pos, float(norms[b, pos]), why))
+                    kept_ref = [p for p in reference[i] if p not in out]
+                    kept_norms[point].append(norms[b, kept_ref])
+                    for u, group in enumerate(per_text[i][0]):
+                        row = offsets[i] + u
+                        group = tuple(t for t in group if t not in out) if out else group
+                        if not group:
+                            keep[point][row] = False
+                            continue
+                        chosen = (group[-1],) if reduce == "last" else group
+                        rows += [row] * len(chosen)
+                        items += [b] * len(chosen)
+                        toks += list(chosen)
+                        weights += [1.0 / len(chosen)] * len(chosen)
+                if not rows:
+                    continue
+                rows_t = torch.tensor(rows)
                 # gathered where the model runs, pooled and stored on the CPU
                 picked = h[torch.tensor(items, device=h.device), torch.tensor(toks, device=h.device)].float().cpu()
                 target_rows = torch.tensor(sorted(set(rows)))
@@ -199,10 +384,59 @@ def collect_activations(
                     pooled.index_add_(0, local, picked * torch.tensor(weights)[:, None])
                 storage[point][target_rows] = pooled.to(dtype).cpu()
             bar.update(len(batch))
-    return {
-        point: Activations(
-            values=values, text_index=text_index, spans=spans, units=units, texts=tuple(texts),
-            granularity=granularity, split_point=point, path=paths[point],
+    rule_parts = []
+    if detect:
+        rule_parts.append(f"token norm > {factor:g} x its text's median token norm")
+    if exclude_positions is not None:
+        rule_parts.append(f"positions {_describe(exclude_positions)}")
+    rule = "; ".join(rule_parts) or ("keep_outliers=True" if granularity not in _ONE_POSITION else
+                                     f"no outlier rule at {granularity} granularity")
+    result = {}
+    for point, values in storage.items():
+        kept = keep[point]
+        if not kept.any():
+            raise InputError(f"activation hygiene left no {granularity} row at {point} ({rule}): pass "
+                             "keep_outliers=True or fewer exclude_positions")
+        path = paths[point]
+        if not kept.all():
+            values, path = _compact(values, path, kept)
+        mean = std = None
+        if standardize:
+            mean = values.float().mean(0)
+            std = values.float().std(0, correction=0).clamp_min(1e-6)
+            for start in range(0, values.shape[0], 65536):  # in place: the storage may be memory-mapped
+                block = values[start : start + 65536].float()
+                values[start : start + 65536] = ((block - mean) / std).to(dtype)
+        entries = left_out[point]
+        all_kept = np.concatenate(kept_norms[point]) if kept_norms[point] else np.zeros(0)
+        hygiene = ActivationHygiene(
+            rule=rule, factor=factor, exclude_positions=None if exclude_positions is None else _describe(
+                exclude_positions), text_index=np.array([e[0] for e in entries], dtype=np.int64),
+            positions=np.array([e[1] for e in entries], dtype=np.int64),
+            tokens=tuple(_token_text(encodings[e[0]], e[1]) for e in entries),
+            norms=np.array([e[2] for e in entries], dtype=np.float64), reasons=tuple(e[3] for e in entries),
+            rows_before=n_rows, rows_after=int(kept.sum()),
+            median_norm=float(np.median(all_kept)) if len(all_kept) else float("nan"),
+            standardized=standardize, mean=mean, std=std,
         )
-        for point, values in storage.items()
-    }
+        result[point] = Activations(
+            values=values, text_index=text_index[kept], spans=spans[kept],
+            units=units if kept.all() else tuple(u for u, k in zip(units, kept, strict=True) if k),
+            texts=tuple(texts), granularity=granularity, split_point=point, path=path, hygiene=hygiene,
+        )
+    return result
+
+
+def _describe(exclude_positions: Any) -> str:
+    if callable(exclude_positions):
+        return getattr(exclude_positions, "__name__", type(exclude_positions).__name__)
+    return repr(tuple(int(p) for p in exclude_positions))
+
+
+def _token_text(enc: Any, position: int) -> str:
+    """The text of token ``position`` (its characters when offsets are known, else the token string)."""
+    if enc.offsets is not None and not enc.special[position]:
+        start, end = enc.offsets[position]
+        if end > start:
+            return str(enc.text[start:end])
+    return str(enc.tokens[position])
