@@ -48,8 +48,8 @@ __all__ = ["Pipeline", "PipelineError", "PipelineResult", "run_pipeline", "EMBED
 EMBEDDED_MODELS = ("sentiment", "smollm2")
 #: the task of each embedded model
 EMBEDDED_TASKS = {"sentiment": "sequence_classification", "smollm2": "causal_lm"}
-_ENGINE_PARAMS = ("batch_size", "seed", "mode", "baseline", "reduction", "max_new_tokens", "completeness_delta",
-                  "progress")
+_ENGINE_PARAMS = ("batch_size", "seed", "mode", "baseline", "reduction", "pooling", "max_new_tokens",
+                  "completeness_delta", "progress")
 _TOP_KEYS = {"model", "data", "attribution", "metric", "concepts", "output", "title"}
 
 
@@ -496,6 +496,10 @@ def _check_values(recipe: AttributionRecipe, reg: Registry, params: Mapping[str,
     reductions = ("sum", "norm", "abs_sum", "mean")  # as _attribution.REDUCTIONS (not imported: no torch here)
     if params.get("reduction", "sum") not in reductions:
         raise _fail(source, f"{where}.reduction", f"{params['reduction']!r}; choose one of {', '.join(reductions)}")
+    from ._pooling import POOLINGS
+
+    if params.get("pooling", "sum") not in POOLINGS:
+        raise _fail(source, f"{where}.pooling", f"{params['pooling']!r}; choose one of {', '.join(POOLINGS)}")
     baselines = (None, "auto", "zero", "mask", "pad", "unk")
     if params.get("baseline") not in baselines:
         raise _fail(source, f"{where}.baseline", f"{params['baseline']!r}; choose one of auto, zero, mask, pad, unk")

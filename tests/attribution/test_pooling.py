@@ -115,3 +115,15 @@ def test_pooling_errors(classifier, tokenizer):
         itp.explain(classifier, tokenizer, TEXT, method="integrated_gradients", pooling="max", completeness_delta=True)
     with pytest.raises(InputError, match="unknown pooling"):
         itp.Explainer(classifier, tokenizer, method="saliency", pooling=None)
+
+
+def test_pipelines_take_pooling(tmp_path):
+    from interpreto_core.pipeline import Pipeline, PipelineError
+
+    head = '[model]\nembedded = "sentiment"\n[data]\ntexts = ["a fine film"]\n[[attribution]]\n'
+    path = tmp_path / "p.toml"
+    path.write_text(head + 'method = "integrated_gradients"\nparams = { pooling = "mean", n_steps = 8 }\n')
+    Pipeline.from_toml(path)
+    path.write_text(head + 'method = "integrated_gradients"\nparams = { pooling = "median" }\n')
+    with pytest.raises(PipelineError, match=r"attribution\[0\].params.pooling: 'median'; choose one of sum, mean"):
+        Pipeline.from_toml(path)
