@@ -3,7 +3,8 @@
 Options: greedy (default) or seeded sampling (``do_sample``, ``temperature``, ``top_k``,
 ``top_p``, ``generation_seed``), ``stop`` strings, ``max_new_tokens``; ``target_span`` explains
 only a slice of the continuation's tokens; ``step_scores`` records, per explained token, its
-probability, log-probability, the entropy of the next-token distribution and its rank.
+probability, log-probability, the entropy of the next-token distribution and its rank (by
+default only when they are free: read from a generation's logits).
 """
 
 from __future__ import annotations
@@ -30,12 +31,22 @@ class GenerationOptions:
     generation_seed: int = 0
     stop: tuple[str, ...] = ()
     target_span: tuple[int, int | None] | None = None
-    step_scores: bool = True
+    step_scores: bool | None = None  # None: when generating (free); True: given continuations too
 
     def generate_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``ModelAdapter.generate_steps``."""
         return {"max_new_tokens": self.max_new_tokens, "do_sample": self.do_sample, "temperature": self.temperature,
                 "top_k": self.top_k, "top_p": self.top_p, "seed": self.generation_seed, "stop": self.stop}
+
+    @property
+    def from_generation(self) -> bool:
+        """Step scores of generated continuations (read from the generation's logits)."""
+        return self.step_scores is not False
+
+    @property
+    def from_extra_pass(self) -> bool:
+        """Step scores of given continuations (one no-grad pass per 16 inputs)."""
+        return self.step_scores is True
 
     def describe(self) -> str:
         """How a target ``None`` is generated, for error messages."""
@@ -85,13 +96,15 @@ def generation_options(error: Any, *, max_new_tokens: Any, do_sample: Any, tempe
             raise error(f"target_span must be (start, end) continuation-token indices (a Python slice: end excluded, "
                         f"negative from the end, end None: to the end), got {target_span!r:.60}")
         span = (int(target_span[0]), None if target_span[1] is None else int(target_span[1]))
-    if not isinstance(step_scores, bool | np.bool_):
-        raise error(f"step_scores must be True or False, got {step_scores!r}")
+    if step_scores is not None and not isinstance(step_scores, bool | np.bool_):
+        raise error(f"step_scores must be None (when generating), True (given continuations too: one extra pass) "
+                    f"or False, got {step_scores!r}")
     return GenerationOptions(max_new_tokens=int(max_new_tokens), do_sample=bool(do_sample),
                              temperature=None if temperature is None else float(temperature),
                              top_k=None if top_k is None else int(top_k),
                              top_p=None if top_p is None else float(top_p), generation_seed=int(generation_seed),
-                             stop=stops, target_span=span, step_scores=bool(step_scores))
+                             stop=stops, target_span=span,
+                             step_scores=None if step_scores is None else bool(step_scores))
 
 
 def resolve_span(span: tuple[int, int | None] | None, n: int, error: Any) -> tuple[int, int]:

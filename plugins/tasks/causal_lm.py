@@ -6,7 +6,7 @@ continuation token is a target, read at the position before it; the continuation
 the last are elements too (a token each), visible to the targets after them. ``target_span``
 keeps only a slice of the continuation as targets (the tokens before it stay as context).
 Per-step scores of each target token (probability, log-probability, entropy, rank) come from
-the generation's logits, or from one batched pass over the given continuations.
+the generation's logits, or (``step_scores=True``) from one batched pass over given continuations.
 
 Chat input ``[{"role": "user", "content": ...}, ...]`` is rendered with the tokenizer's chat
 template (generation prompt added). Elements come only from messages whose role is in
@@ -51,7 +51,9 @@ class CausalLM(Task):
         context (elements); fewer targets mean fewer rows for gradient methods.
     step_scores:
         Record each target token's ``probability``, ``log_probability``, ``entropy`` and ``rank``
-        on the explanation (free when generating; one batched pass over given continuations).
+        on the explanation. ``None`` (default): when generating (read from the generation's
+        logits, free); ``True``: given continuations too (one no-grad pass per 16 inputs);
+        ``False``: never.
     """
 
     name = "causal_lm"
@@ -62,7 +64,7 @@ class CausalLM(Task):
     def __init__(self, *, max_new_tokens: int = 5, roles: Sequence[str] = ("user",), do_sample: bool = False,
                  temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
                  generation_seed: int = 0, stop: str | Sequence[str] | None = None,
-                 target_span: tuple[int, int | None] | None = None, step_scores: bool = True) -> None:
+                 target_span: tuple[int, int | None] | None = None, step_scores: bool | None = None) -> None:
         self.options = generation_options(
             self.input_error, max_new_tokens=max_new_tokens, do_sample=do_sample, temperature=temperature,
             top_k=top_k, top_p=top_p, generation_seed=generation_seed, stop=stop, target_span=target_span,
@@ -153,7 +155,7 @@ class CausalLM(Task):
     def prepare(self, inputs, *, targets, contrasts, granularity):
         drafts = [self._draft(raw, tgt, foil, granularity)
                   for raw, tgt, foil in zip(inputs, targets, contrasts, strict=True)]
-        if self.options.step_scores:
+        if self.options.from_extra_pass:
             self._given_step_scores([d for d in drafts if d["steps"] is None])
         return [self._item(d) for d in drafts]
 
@@ -176,7 +178,7 @@ class CausalLM(Task):
                 f"prompt + continuation is {len(ids)} tokens, more than the model's {self.adapter.max_length}"
             )
         steps = None
-        if self.options.step_scores and logits is not None:
+        if self.options.from_generation and logits is not None:
             steps = self.adapter.step_scores(logits[start:end], cont[start:end])
         return {"raw": raw, "text": text, "prompt": prompt_ids, "elements": prompt_elements, "segments": segments,
                 "cont": cont, "foils": foils, "span": (start, end), "steps": steps, "granularity": granularity}

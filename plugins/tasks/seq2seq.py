@@ -46,7 +46,7 @@ class Seq2Seq(Task):
     def __init__(self, *, max_new_tokens: int = 5, do_sample: bool = False, temperature: float | None = None,
                  top_k: int | None = None, top_p: float | None = None, generation_seed: int = 0,
                  stop: str | Sequence[str] | None = None, target_span: tuple[int, int | None] | None = None,
-                 step_scores: bool = True) -> None:
+                 step_scores: bool | None = None) -> None:
         self.options = generation_options(
             self.input_error, max_new_tokens=max_new_tokens, do_sample=do_sample, temperature=temperature,
             top_k=top_k, top_p=top_p, generation_seed=generation_seed, stop=stop, target_span=target_span,
@@ -102,7 +102,7 @@ class Seq2Seq(Task):
     def prepare(self, inputs, *, targets, contrasts, granularity):
         drafts = [self._draft(raw, tgt, foil, granularity)
                   for raw, tgt, foil in zip(inputs, targets, contrasts, strict=True)]
-        if self.options.step_scores:
+        if self.options.from_extra_pass:
             self._given_step_scores([d for d in drafts if d["steps"] is None])
         return [self._item(d) for d in drafts]
 
@@ -123,7 +123,7 @@ class Seq2Seq(Task):
             foils = list(f)
         start, end = resolve_span(self.options.target_span, len(cont), self.input_error)
         steps = None
-        if self.options.step_scores and logits is not None:
+        if self.options.from_generation and logits is not None:
             steps = self.adapter.step_scores(logits[start:end], cont[start:end])
         return {"raw": raw, "enc": enc, "source": source, "cont": cont, "foils": foils, "span": (start, end),
                 "steps": steps, "granularity": granularity}

@@ -98,14 +98,14 @@ def test_sampling_with_a_seed_is_reproducible_and_leaves_the_global_rng_alone(lm
 def test_step_scores_equal_a_hand_computation_from_the_logits(lm, tokenizer):
     prompt = _prompt_ids(tokenizer)
     for kwargs in ({"max_new_tokens": 6}, {"max_new_tokens": 6, "do_sample": True, "temperature": 3.0},
-                   {"targets": " paris is a city"}):
+                   {"targets": " paris is a city", "step_scores": True}):
         expl = _explain(lm, tokenizer, **kwargs)
         cont = _cont(expl)
         _check_steps(expl.step_scores, _hand_steps(_causal_logits(lm, tokenizer, prompt, cont), cont))
         # the log-probability explained is the one recorded
         assert expl.score == "log_probability"
-    off = _explain(lm, tokenizer, targets=" paris", step_scores=False)
-    assert off.step_scores is None
+    assert _explain(lm, tokenizer, step_scores=False).step_scores is None
+    assert _explain(lm, tokenizer, targets=" paris").step_scores is None  # not free for a given continuation
 
 
 def test_step_scores_cost_no_extra_pass_when_generating_and_one_for_given_continuations(causal_lm, tokenizer):
@@ -114,18 +114,19 @@ def test_step_scores_cost_no_extra_pass_when_generating_and_one_for_given_contin
     try:
         counts = {}
         given = [" paris is"] * 3
-        for key, targets, on in (("gen_on", [None] * 3, True), ("gen_off", [None] * 3, False),
-                                 ("given_on", given, True), ("given_off", given, False)):
+        for key, targets, on in (("gen_default", [None] * 3, None), ("gen_off", [None] * 3, False),
+                                 ("given_on", given, True), ("given_default", given, None)):
             explainer = Explainer(causal_lm, tokenizer, method="saliency", max_new_tokens=4, step_scores=on)
             calls.clear()
             items = explainer.task.prepare([PROMPT, "a b c", "hello world"], targets=targets, contrasts=[None] * 3,
                                            granularity="word")
             counts[key] = len(calls)
-            assert all((item.step_scores is not None) == on for item in items)
+            assert all((item.step_scores is not None) == (on is True or (on is None and key.startswith("gen")))
+                       for item in items)
     finally:
         hook.remove()
-    assert counts["gen_on"] == counts["gen_off"] > 0
-    assert counts["given_off"] == 0 and counts["given_on"] == 1  # one batched pass for the three inputs
+    assert counts["gen_default"] == counts["gen_off"] > 0  # read from the generation's own logits
+    assert counts["given_default"] == 0 and counts["given_on"] == 1  # asked for: one batched pass for three inputs
 
 
 def test_stop_strings_end_the_generation_with_the_stop_string_kept(causal_lm, tokenizer):
@@ -155,9 +156,10 @@ def test_eos_ends_the_generation_and_is_the_last_target(causal_lm, tokenizer):
 
 def test_target_span_explains_only_the_span_with_fewer_rows(causal_lm, tokenizer):
     cont = " paris is a big city"
-    full_explainer = Explainer(causal_lm, tokenizer, method="integrated_gradients", n_steps=8)
+    full_explainer = Explainer(causal_lm, tokenizer, method="integrated_gradients", n_steps=8, step_scores=True)
     full = full_explainer.explain(PROMPT, targets=cont)[0]
-    span_explainer = Explainer(causal_lm, tokenizer, method="integrated_gradients", n_steps=8, target_span=(2, 4))
+    span_explainer = Explainer(causal_lm, tokenizer, method="integrated_gradients", n_steps=8, target_span=(2, 4),
+                               step_scores=True)
     span = span_explainer.explain(PROMPT, targets=cont)[0]
     n = len(full.targets)
     assert [t.label for t in span.targets] == [t.label for t in full.targets[2:4]]
@@ -260,13 +262,13 @@ def test_seq2seq_sampling_stop_span_and_step_scores(seq2seq, tokenizer):
     assert _cont(a) == _cont(_explain(seq2seq, tokenizer, SOURCE, **kwargs))
     greedy = _explain(seq2seq, tokenizer, SOURCE, max_new_tokens=8)
     assert _cont(a) != _cont(greedy) and greedy.step_scores["rank"] == [1] * len(greedy.targets)
-    for expl in (a, greedy, _explain(seq2seq, tokenizer, SOURCE, targets="a small dog")):
+    for expl in (a, greedy, _explain(seq2seq, tokenizer, SOURCE, targets="a small dog", step_scores=True)):
         cont = _cont(expl)
         _check_steps(expl.step_scores, _hand_steps(_seq2seq_logits(seq2seq, tokenizer, cont), cont))
     # a span: its targets only, the same scores as the full explanation's rows, fewer gradient rows
-    full_explainer = Explainer(seq2seq, tokenizer, method="saliency")
+    full_explainer = Explainer(seq2seq, tokenizer, method="saliency", step_scores=True)
     full = full_explainer.explain(SOURCE, targets="a small brown dog")[0]
-    span_explainer = Explainer(seq2seq, tokenizer, method="saliency", target_span=(1, 3))
+    span_explainer = Explainer(seq2seq, tokenizer, method="saliency", target_span=(1, 3), step_scores=True)
     span = span_explainer.explain(SOURCE, targets="a small brown dog")[0]
     assert [t.label for t in span.targets] == ["small", "brown"]
     np.testing.assert_allclose(span.scores, full.scores[1:3, : len(span.elements)], rtol=1e-5, atol=1e-6)
