@@ -34,6 +34,8 @@ _LAZY = {
     "TCAVResult": "._cav",
     "TCAVScore": "._cav",
     "directional_derivatives": "._cav",
+    "concept_view": "._view",
+    "ConceptView": "._view",
 }
 
 __all__ = sorted(_LAZY)

@@ -58,6 +58,20 @@ class ConceptInterpretation:
         return f"{head}: {', '.join(w for w, _ in self.words[:10])}"
 
 
+class ConceptInterpretations(list):  # type: ignore[type-arg]
+    """The list ``interpret_concepts`` returns, with a notebook view (an escaped table)."""
+
+    def _repr_html_(self) -> str:
+        from .._safe_text import html_text as e
+
+        rows = "".join(
+            f"<tr><th>{e(i.concept)}</th><td>{e(i.label or '')}</td><td>{e(', '.join(w for w, _ in i.words[:10]))}"
+            f"</td><td>{'<br>'.join(e(left + '[' + u + ']' + right) for left, u, right, _ in i.examples[:3])}</td></tr>"
+            for i in self)
+        return (f'<table class="itp-table"><tr><th>concept</th><th>label</th><th>top words</th><th>examples</th></tr>'
+                f"{rows}</table>")
+
+
 def check_concepts(concepts: Sequence[int] | int | None, n: int) -> list[int]:
     if concepts is None:
         return list(range(n))
@@ -98,11 +112,12 @@ def interpret_concepts(
     split: Any = None,
     concepts: Sequence[int] | int | None = None,
     **params: Any,
-) -> list[ConceptInterpretation]:
+) -> ConceptInterpretations:
     """Interpret concepts with a registered interpreter (``interpreto methods --kind interpreter``)."""
     from .._parts import build_part
     from .._registry import get_registry
 
     rec = get_registry().get("interpreter", method)
     interpreter = build_part(rec.obj, params, kind="interpreter", name=rec.name)
-    return interpreter.interpret(learner, activations=activations, split=split, concepts=concepts)
+    return ConceptInterpretations(interpreter.interpret(learner, activations=activations, split=split,
+                                                        concepts=concepts))

@@ -97,3 +97,30 @@ def test_sweep_leaves_the_model_untouched(classifier, tokenizer):
     concept_sweep(classifier, tokenizer, TEXTS[:2], layers=[0], params={"n_concepts": 2}, metrics=(), progress=False)
     assert all(torch.equal(before[k], v) for k, v in classifier.state_dict().items())
     assert not classifier._forward_hooks and all(not m._forward_hooks for m in classifier.modules())
+
+
+@pytest.fixture(scope="module")
+def model_folder(tmp_path_factory, classifier, tokenizer):
+    folder = tmp_path_factory.mktemp("tiny-classifier")
+    classifier.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_pipeline_sweep_step(model_folder, tmp_path):
+    from interpreto_core.pipeline import Pipeline, PipelineError
+
+    data = {"model": {"path": str(model_folder)}, "data": {"texts": TEXTS},
+            "concepts": [{"learner": "pca", "layers": [0, 1], "params": {"n_concepts": 2},
+                          "metrics": ["concept_r2"]}]}
+    result = Pipeline.from_dict(data).run(tmp_path / "out", progress=False)
+    summary = result.concepts[0]["sweep"]
+    assert [row["layer"] for row in summary["layers"]] == [0, 1]
+    page = result.report.read_text()
+    assert "Concepts per layer: pca" in page and "data:image/png;base64," in page
+    assert json.loads((tmp_path / "out" / "concepts_0_sweep.json").read_text()) == summary
+    bad = {**data, "concepts": [{"learner": "pca", "layers": [0], "split": 1}]}
+    with pytest.raises(PipelineError, match="not both"):
+        Pipeline.from_dict(bad)
+    with pytest.raises(PipelineError, match="supervised: add labels"):
+        Pipeline.from_dict({**data, "concepts": [{"learner": "cav", "layers": [0]}]})
