@@ -1,8 +1,9 @@
 """``Explanations``: what :func:`~interpreto_core.explain` returns, a ``list`` of explanations with views.
 
 Still a plain ``list`` (indexing, ``len``, iteration, equality with lists and pickling are
-unchanged), plus a notebook view (``_repr_html_``, ``show()``), ``save()`` / ``from_json()``,
-``to_json()`` and ``top()``.
+unchanged), plus a notebook view (``_repr_html_``, ``show()``: the interactive page, a method switcher
+when one input is explained by several methods), ``save()`` / ``from_json()``, ``to_json()`` and
+``top()``. Concatenate the results of several methods (``lime + saliency``) to compare them on one page.
 """
 
 from __future__ import annotations
@@ -39,11 +40,19 @@ class Explanations(list[Explanation]):
         super().__init__(explanations)
 
     # -- views ------------------------------------------------------------------------------------
-    def to_html(self, *, title: str = "interpreto explanations") -> str:
-        """One self-contained page holding every explanation (inline CSS, no script, all text escaped)."""
-        from ._safe_text import html_text
-        from .visualization import _page, explanation_fragment
+    def to_html(self, *, title: str = "interpreto explanations", scale: str = "row", interactive: bool = True) -> str:
+        """One self-contained page holding every explanation (every text escaped).
 
+        ``interactive`` (default): :func:`~interpreto_core.visualization.interactive_html`: explanations
+        of one input by several methods share a section with a method switcher, several targets get a
+        target switcher, hover / focus an element for its exact score; one inline script, no network,
+        and without JavaScript everything is shown stacked. ``scale``: ``row`` or ``global`` colours.
+        ``interactive=False``: the former static page (inline CSS only, no script)."""
+        from ._safe_text import html_text
+        from .visualization import _page, explanation_fragment, interactive_html
+
+        if interactive:
+            return interactive_html(self, title=title, scale=scale)
         if not self:
             return _page(title, f"<h1>{html_text(title)}</h1><p>no explanations</p>")
         parts = [f"<h1>{html_text(title)}</h1>"]

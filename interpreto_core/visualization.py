@@ -1,8 +1,11 @@
 """Views of explanations: self-contained HTML, a multi-method report page, curve plots, terminal colours.
 
-HTML is one file with inline CSS: no script, no CDN, no external font or image (plots are
-embedded as ``data:`` PNGs). Every piece of text that comes from the input, the model, the
-tokenizer, a plugin or the caller (method names, labels, titles, file names) goes through
+HTML is one file with inline CSS: no CDN, no external font or image (plots are embedded as
+``data:`` PNGs). The pages of one explanation and :func:`report_html` have no script; the
+interactive page (:func:`interactive_html`, ``Explanations.to_html``) has one inline script of the
+library's own, allowed by hash in its Content-Security-Policy, and reads fully without it. Every
+piece of text that comes from the input, the model, the tokenizer, a plugin or the caller
+(method names, labels, titles, file names) goes through
 :func:`interpreto_core._safe_text.html_text`, and every attribute value is double-quoted, so an
 input like ``<script>alert(1)</script>`` shows as text and runs nothing. Colours follow a
 diverging scale centred at zero: blue for negative scores, white for zero, red for positive,
@@ -12,6 +15,7 @@ saturated at the largest absolute score of the view (shown in the view's legend)
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import math
 from collections.abc import Mapping, Sequence
@@ -26,6 +30,8 @@ __all__ = [
     "explanation_html",
     "explanation_fragment",
     "explanation_terminal",
+    "interactive_html",
+    "compare",
     "report_html",
     "save_report",
     "plot_curves",
@@ -108,17 +114,21 @@ def _visible_token(token: str) -> str:
 
 # -- one explanation ----------------------------------------------------------------------------
 def _highlighted_text(expl: Any, row: np.ndarray, vmax: float, limit: int | None = None,
-                      window: tuple[int, int] | None = None, keep: list[int] | None = None) -> str:
+                      window: tuple[int, int] | None = None, keep: list[int] | None = None,
+                      exact: bool = False) -> str:
     """The text with its elements coloured; gaps between elements kept as plain escaped text.
 
     ``limit``: only the first elements; ``window`` / ``keep``: only that part of the text and
-    those elements (one segment of a pair)."""
+    those elements (one segment of a pair); ``exact``: each chip's title holds the exact score
+    and the chip takes keyboard focus (the interactive view)."""
     n = limit if limit is not None else len(expl.elements)
     chosen = keep if keep is not None else list(range(n))
     spans = [expl.spans[e] for e in chosen]
     lo, hi = window if window is not None else (0, len(expl.text))
 
     def chip(e: int) -> str:
+        if exact:
+            return _exact_chip(expl.elements[e], float(row[e]), vmax)
         title = f"{expl.elements[e]}: {_fmt(float(row[e]))}"
         return (f'<span class="itp-el" style="{_css_color(float(row[e]), vmax)}" title="{html_attr(title)}">'
                 f"{html_text(expl.elements[e])}</span>")
@@ -150,11 +160,11 @@ def _target_label(target: Any) -> str:
     return f"{target.label} (#{target.index}){vs}"
 
 
-def _segmented_text(expl: Any, row: np.ndarray, vmax: float) -> str:
+def _segmented_text(expl: Any, row: np.ndarray, vmax: float, exact: bool = False) -> str:
     """Each named segment of the input (a pair's two texts) on its own labelled line."""
     segments, names = expl.segments, expl.segment_names
     if not names or not segments or any(s is None for s in expl.spans) or len(set(segments)) < 2:
-        return _highlighted_text(expl, row, vmax)
+        return _highlighted_text(expl, row, vmax, exact=exact)
     order = sorted(set(segments))
     bounds = []
     for s in order:
@@ -170,7 +180,7 @@ def _segmented_text(expl: Any, row: np.ndarray, vmax: float) -> str:
         else:
             end = bounds[k][1] + len(expl.text[bounds[k][1] : bounds[k + 1][0]].rstrip())
         chips = _highlighted_text(expl, row, vmax, window=(start, end),
-                                  keep=[e for e in range(len(expl.elements)) if segments[e] == s])
+                                  keep=[e for e in range(len(expl.elements)) if segments[e] == s], exact=exact)
         name = names[s] if 0 <= s < len(names) else str(s)
         lines.append(f'<div class="itp-seg"><b>{html_text(name)}</b> {chips}</div>')
     return "".join(lines)
@@ -374,6 +384,302 @@ def save_report(path: str | Path, explanations: Mapping[str, Sequence[Any]], **k
     path = Path(path)
     path.write_text(report_html(explanations, **kwargs), encoding="utf-8")
     return path
+
+
+# -- the interactive page -------------------------------------------------------------------------
+#: CSS added to the interactive page: switchers show only when the script runs (``.itp-js``); without
+#: it every method and every target is shown, stacked, each with its heading.
+_CSS_INTERACTIVE = """
+.itp .itp-tabs{display:none;flex-wrap:wrap;gap:.3em;margin:.3em 0}
+.itp.itp-js .itp-tabs{display:flex}
+.itp.itp-js .itp-pane:not(.itp-on){display:none}
+.itp .itp-tab{font:inherit;font-size:.85em;border:1px solid #bbb;border-radius:4px;background:#f7f7f7;
+ padding:.15em .6em;cursor:pointer;color:#1a1a1a}
+.itp .itp-tab.itp-on{background:#1a1a1a;color:#fff;border-color:#1a1a1a}
+.itp .itp-tab:focus-visible,.itp .itp-el:focus-visible{outline:2px solid #e08a00;outline-offset:1px}
+.itp .itp-tabs-label{font-size:.8em;color:#555;align-self:center}
+.itp .itp-input{border-top:2px solid #eee;margin-top:1em}
+.itp .itp-pane{margin:.4em 0}
+.itp.itp-js tr.itp-row{cursor:pointer}
+.itp tr.itp-row:hover th,.itp tr.itp-row.itp-on th{outline:2px solid #e08a00;outline-offset:-2px}
+.itp .itp-tip{position:fixed;z-index:10;pointer-events:none;background:#1a1a1a;color:#fff;font-size:.8em;
+ padding:.25em .5em;border-radius:4px;white-space:pre;font-variant-numeric:tabular-nums;display:none}
+"""
+
+#: the page's only script: adds ``itp-js`` to its root (the switchers appear, only the chosen method
+#: and target show), wires the switchers and the matrix rows, and shows each element's ``title`` (the
+#: exact score) in a tooltip on hover and keyboard focus. It reads attributes the library wrote and
+#: writes text with ``textContent`` only (never ``innerHTML``).
+_JS = """(function(){
+var here=document.currentScript,
+ root=here&&here.parentNode&&here.parentNode.closest?here.parentNode.closest('.itp'):null;
+root=root||document.querySelector('.itp');if(!root||root.classList.contains('itp-js'))return;
+root.classList.add('itp-js');
+function select(group,key){
+ root.querySelectorAll('[data-group]').forEach(function(el){if(el.getAttribute('data-group')===group){
+  el.classList.toggle('itp-on',el.getAttribute('data-key')===key);}});
+ root.querySelectorAll('[data-for]').forEach(function(el){if(el.getAttribute('data-for')===group){
+  var on=el.getAttribute('data-key')===key;el.classList.toggle('itp-on',on);
+  if(el.tagName==='BUTTON'){el.setAttribute('aria-pressed',on?'true':'false');}}});
+}
+var seen={};root.querySelectorAll('[data-group]').forEach(function(el){var g=el.getAttribute('data-group');
+ if(!seen[g]){seen[g]=1;select(g,el.getAttribute('data-key'));}});
+root.addEventListener('click',function(ev){var el=ev.target.closest('[data-for]');
+ if(el&&root.contains(el)){select(el.getAttribute('data-for'),el.getAttribute('data-key'));}});
+root.addEventListener('keydown',function(ev){var el=ev.target.closest('tr[data-for]');
+ if(el&&(ev.key==='Enter'||ev.key===' ')){ev.preventDefault();
+  select(el.getAttribute('data-for'),el.getAttribute('data-key'));}});
+var tip=document.createElement('div');tip.className='itp-tip';tip.setAttribute('role','tooltip');root.appendChild(tip);
+root.querySelectorAll('[title]').forEach(function(el){el.setAttribute('data-tip',el.getAttribute('title'));
+ el.removeAttribute('title');});
+function show(el){tip.textContent=el.getAttribute('data-tip');tip.style.display='block';
+ var r=el.getBoundingClientRect(),w=tip.offsetWidth;
+ tip.style.left=Math.max(4,Math.min(r.left,window.innerWidth-w-4))+'px';tip.style.top=(r.bottom+6)+'px';}
+function hide(){tip.style.display='none';}
+function over(ev){var el=ev.target.closest('[data-tip]');if(el&&root.contains(el)){show(el);}else{hide();}}
+root.addEventListener('mouseover',over);root.addEventListener('focusin',over);
+root.addEventListener('mouseleave',hide);root.addEventListener('focusout',hide);
+})();"""
+
+_SCRIPT_HASH = "sha256-" + base64.b64encode(hashlib.sha256(_JS.encode("utf-8")).digest()).decode("ascii")
+
+#: no network at all (``default-src 'none'``); images only as ``data:``; the one script above only
+#: (by its hash: an injected inline script or ``on...=`` handler would not run even if it got through)
+CONTENT_SECURITY_POLICY = (f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+                           f"script-src '{_SCRIPT_HASH}'")
+
+SCALES = ("row", "global")
+
+
+def _exact(value: float) -> str:
+    """The score as Python prints the float (shortest text that reads back as the same number)."""
+    return f"{value:+}" if math.isfinite(value) else "n/a"
+
+
+def _exact_chip(element: str, value: float, vmax: float) -> str:
+    title = f"{element}: {_exact(value)}"
+    return (f'<span class="itp-el" tabindex="0" style="{_css_color(value, vmax)}" title="{html_attr(title)}">'
+            f"{html_text(element)}</span>")
+
+
+def _tabs(group: str, labels: Sequence[str], caption: str) -> str:
+    """Buttons that switch the panes of ``group`` (shown only when the script runs)."""
+    buttons = "".join(f'<button type="button" class="itp-tab" data-for="{group}" data-key="{k}" '
+                      f'aria-pressed="false">{html_text(label)}</button>' for k, label in enumerate(labels))
+    return f'<div class="itp-tabs" role="group"><span class="itp-tabs-label">{html_text(caption)}</span>{buttons}</div>'
+
+
+def _scaled(values: np.ndarray, visible: np.ndarray, scale: str) -> list[float]:
+    """``vmax`` of each row: its own largest |score| (``row``), or the explanation's (``global``)."""
+    masked = np.where(visible, values, np.nan)
+    if scale == "global":
+        return [_vmax(masked)] * len(values)
+    return [_vmax(r) for r in masked]
+
+
+def _visible_cells(expl: Any) -> np.ndarray:
+    n_t, n_e = len(expl.targets), len(expl.elements)
+    if getattr(expl, "visible", None) is not None:
+        return np.asarray(expl.visible, dtype=bool)
+    generated = expl.generated or (False,) * n_e
+    gen_index = np.cumsum(generated) - 1
+    return np.array([[not generated[e] or gen_index[e] < t for e in range(n_e)] for t in range(n_t)], dtype=bool)
+
+
+def _step_note(expl: Any, t: int) -> str:
+    steps = getattr(expl, "step_scores", None) or {}
+    parts = []
+    if "probability" in steps:
+        parts.append(f"p={steps['probability'][t]:.3g}")
+    if "rank" in steps:
+        parts.append(f"rank {int(steps['rank'][t])}")
+    return ", ".join(parts)
+
+
+def _interactive_explanation(expl: Any, uid: str, scale: str) -> str:
+    """One explanation: a target switcher, then per target a pane (its label, the coloured text with
+    exact scores on hover / focus, its legend); token-level targets also get the matrix targets x
+    elements, each row clickable (it selects that target's pane)."""
+    scores = np.asarray(expl.scores, dtype=float)
+    visible = _visible_cells(expl)
+    vmaxes = _scaled(scores, visible, scale)
+    group = f"{uid}-t"
+    token_level = any(t.position is not None for t in expl.targets) or any(expl.generated)
+    generated = expl.generated or (False,) * len(expl.elements)
+    n_prompt = len(expl.elements) - sum(generated)
+    labels = [_target_label(t) if not token_level else _visible_token(t.label) for t in expl.targets]
+    scale_note = "one scale per row" if scale == "row" else "one scale for the whole explanation"
+    parts = []
+    if token_level:
+        output = expl.output_text if expl.output_text is not None else None
+        if output is not None or any(generated):
+            shown = output if output is not None else "".join(t.label for t in expl.targets)
+            source, produced = ("source", "target") if getattr(expl, "task", None) == "seq2seq" else (
+                "prompt", "continuation")
+            parts.append(f'<div class="itp-text"><b>{source}</b> {html_text(expl.text)}<br><b>{produced}</b> '
+                         f'<span class="itp-gen">{html_text(shown)}</span></div>')
+        else:
+            produced = "target"
+            parts.append(f'<div class="itp-text">{html_text(expl.text)}</div>')
+        head = "".join(
+            f'<th class="itp-col{" itp-gen" if generated[e] else ""}">{html_text(_visible_token(el))}</th>'
+            for e, el in enumerate(expl.elements))
+        rows = []
+        for t, target in enumerate(expl.targets):
+            cells = []
+            for e, el in enumerate(expl.elements):
+                if not visible[t, e]:
+                    cells.append('<td class="itp-na" title="cannot influence this token"></td>')
+                    continue
+                v = float(scores[t, e])
+                title = f"{el} -> {target.label}: {_exact(v)}"
+                cells.append(f'<td style="{_css_color(v, vmaxes[t])}" title="{html_attr(title)}">'
+                             f'{html_text(f"{v:.2g}")}</td>')
+            note = _step_note(expl, t)
+            row_title = f"row {t + 1}: {target.label}" + (f" ({note})" if note else "")
+            rows.append(f'<tr class="itp-row" data-for="{group}" data-key="{t}" tabindex="0">'
+                        f'<th class="itp-gen" title="{html_attr(row_title)}">{html_text(_visible_token(target.label))}'
+                        f'</th>{"".join(cells)}</tr>')
+        parts.append(
+            f'<div class="itp-meta">each row explains one {produced} token over the elements before it '
+            f"({scale_note}); hatched cells cannot influence that token; click a row to read it below</div>"
+            f'<div class="itp-scroll"><table class="itp-matrix"><tr><th>{produced} \\ element</th>{head}</tr>'
+            f'{"".join(rows)}</table></div>')
+    if len(expl.targets) > 1:
+        parts.append(_tabs(group, labels, "target"))
+    for t, target in enumerate(expl.targets):
+        row = scores[t]
+        if token_level:
+            keep = [e for e in range(len(expl.elements)) if visible[t, e]]
+            text = _highlighted_text(expl, row, vmaxes[t], keep=[e for e in keep if e < n_prompt], exact=True)
+            before = [e for e in keep if e >= n_prompt]
+            if before:
+                text += " " + "".join(_exact_chip(expl.elements[e], float(row[e]), vmaxes[t]) for e in before)
+            what = f"row {t + 1}: {html_text(_visible_token(target.label))}"
+        else:
+            text = _segmented_text(expl, row, vmaxes[t], exact=True)
+            what = f"target <b>{html_text(_target_label(target))}</b>"
+        parts.append(f'<div class="itp-pane itp-view" data-group="{group}" data-key="{t}">'
+                     f'<div class="itp-meta">{what}</div><div class="itp-text">{text}</div>'
+                     f"{_legend(vmaxes[t])}</div>")
+    return "".join(parts)
+
+
+def _input_key(expl: Any) -> str:
+    import json
+
+    raw = expl.input if getattr(expl, "input", None) is not None else expl.text
+    return json.dumps(raw, sort_keys=True, default=str)
+
+
+def _groups(explanations: Sequence[Any] | Mapping[str, Sequence[Any]]) -> list[list[tuple[str, Any]]]:
+    """``[(label, explanation), ...]`` per input: a mapping ``{label: explanations}`` is read position by
+    position (the same inputs for every label); a sequence is grouped by input (several methods on one
+    input share a group; an input explained twice by one method starts a new group)."""
+    if isinstance(explanations, Mapping):
+        labels = list(explanations)
+        sizes = {len(v) for v in explanations.values()}
+        if len(sizes) > 1:
+            raise ValueError(f"every method must explain the same inputs; got {sorted(sizes)} explanations")
+        n = sizes.pop() if sizes else 0
+        out = []
+        for i in range(n):
+            group = [(str(m), explanations[m][i]) for m in labels]
+            first = _input_key(group[0][1])
+            for m, expl in group[1:]:
+                if _input_key(expl) != first:
+                    raise ValueError(f"input {i} differs between {labels[0]!r} and {m!r}")
+            out.append(group)
+        return out
+    groups: list[list[tuple[str, Any]]] = []
+    last: dict[str, int] = {}
+    for expl in explanations:
+        key = _input_key(expl)
+        g = last.get(key)
+        if g is None or any(m == expl.method for m, _ in groups[g]):
+            last[key] = len(groups)
+            groups.append([(expl.method, expl)])
+        else:
+            groups[g].append((expl.method, expl))
+    return groups
+
+
+def _meta(expl: Any) -> str:
+    task = getattr(expl, "task", None) or expl.model_kind
+    score = f" · score: {expl.score}" if getattr(expl, "score", None) else ""
+    return f"{expl.method} · {expl.granularity} elements · task: {task.replace('_', ' ')}{score}"
+
+
+def interactive_html(
+    explanations: Sequence[Any] | Mapping[str, Sequence[Any]],
+    *,
+    title: str = "interpreto explanations",
+    scale: str = "row",
+    metrics: Mapping[str, Mapping[str, Any]] | None = None,
+    plots: Sequence[bytes] = (),
+) -> str:
+    """One self-contained interactive page for many explanations (``Explanations.to_html``).
+
+    Per input: a method switcher when several methods explain it, a target switcher when it has
+    several targets, the coloured text of the chosen target (hover or focus an element: its exact
+    score), and for token-level targets (generation, tagging) the matrix targets x elements, read
+    row by row (click a row: that target's text below). Without JavaScript every method and target
+    is shown, stacked, and each score is in the element's ``title``.
+
+    Self-contained: inline CSS and one inline script, no network (a Content-Security-Policy allows
+    no fetch and only that script, by hash); every text from the input, model, tokenizer, plugins
+    or caller is escaped (:mod:`interpreto_core._safe_text`).
+
+    Parameters
+    ----------
+    explanations:
+        Explanations (grouped by input), or ``{method label: explanations}`` with the same inputs
+        in the same order for every label.
+    scale:
+        ``row``: each target's colours saturate at its own largest ``|score|``; ``global``: at the
+        explanation's largest (rows comparable).
+    metrics, plots:
+        As in :func:`report_html`: a metric table and PNG plots above the explanations.
+    """
+    if scale not in SCALES:
+        from ._errors import InputError
+
+        raise InputError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
+    groups = _groups(explanations)
+    parts = [f"<h1>{html_text(title)}</h1>"]
+    if metrics:
+        parts.append("<h2>Faithfulness metrics</h2>"
+                     '<div class="itp-meta">mean over texts; the random-order baseline in grey; '
+                     "↑ higher is better, ↓ lower is better; best method in bold</div>")
+        parts.append(_metric_table(metrics))
+    for png in plots:
+        parts.append(_png_tag(png, "metric curves"))
+    if not groups:
+        parts.append("<p>no explanations</p>")
+    for i, group in enumerate(groups):
+        parts.append(f'<div class="itp-input"><h2>Input {i + 1}</h2>')
+        mgroup = f"i{i}-m"
+        if len(group) > 1:
+            parts.append(_tabs(mgroup, [label for label, _ in group], "method"))
+        for k, (label, expl) in enumerate(group):
+            parts.append(f'<div class="itp-pane" data-group="{mgroup}" data-key="{k}">'
+                         f'<h3>{html_text(label)}</h3><div class="itp-meta">{html_text(_meta(expl))}</div>'
+                         f"{_interactive_explanation(expl, f'i{i}-m{k}', scale)}</div>")
+        parts.append("</div>")
+    body = "".join(parts) + f"<script>{_JS}</script>"
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{html_attr(CONTENT_SECURITY_POLICY)}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html_text(title)}</title><style>{_CSS}{_CSS_INTERACTIVE}</style></head>"
+        f'<body><div class="itp">{body}</div></body></html>\n'
+    )
+
+
+def compare(explanations_by_method: Mapping[str, Sequence[Any]], **kwargs: Any) -> str:
+    """:func:`interactive_html` of ``{method label: explanations}`` (the same inputs for every label):
+    one page, a method switcher on each input."""
+    return interactive_html(explanations_by_method, **kwargs)
 
 
 # -- plots ----------------------------------------------------------------------------------------
