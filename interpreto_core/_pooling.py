@@ -8,7 +8,8 @@ A gradient attribution gives one score per token (after the hidden dimension is 
   the element's score is the attribution of changing all of its tokens (Sundararajan et al. 2017).
 - ``mean``: ``(1/|G_e|) Σ_{t∈G_e} s_t`` — does not favour long elements.
 - ``max``: ``max_{t∈G_e} s_t`` — the most positive token.
-- ``abs_max``: ``s_{t*}`` with ``t* = argmax_{t∈G_e} |s_t|`` — the token of largest magnitude, sign kept.
+- ``abs_max``: ``s_{t*}`` with ``t* = argmax_{t∈G_e} |s_t|`` — the token of largest magnitude, sign kept
+  (a tie between +a and −a gives +a).
 - ``l2``: ``(Σ_{t∈G_e} s_t²)^{1/2}`` — unsigned: the norm of the element's token scores.
 
 These are the span aggregations of inseq (Sarti et al. 2023, "Inseq: An Interpretability Toolkit for
@@ -53,11 +54,17 @@ def pool_tokens(token_scores: np.ndarray, membership: np.ndarray, pooling: str =
         return np.sqrt((s * s) @ m.T)
     if pooling not in POOLINGS:
         raise InputError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}")
-    inside = m[None, :, :] > 0  # (1, E, L)
+    # max / abs_max over each element's tokens, scattered over the (element, token) pairs: memory
+    # T x (pairs), never T x E x L
+    e_idx, t_idx = np.nonzero(m > 0)
+    values = s[:, t_idx].T  # (pairs, T)
+    high = np.full((m.shape[0], s.shape[0]), -np.inf)
+    np.maximum.at(high, e_idx, values)
     if pooling == "max":
-        out = np.where(inside, s[:, None, :], -np.inf).max(axis=-1)
-    else:  # abs_max: the signed score of the token of largest magnitude
-        picked = np.where(inside, np.abs(s)[:, None, :], -1.0).argmax(axis=-1)  # (T, E)
-        out = np.take_along_axis(s, picked, axis=1)
-    empty = ~inside[0].any(axis=-1)  # an element without tokens (never built by the tasks) scores 0
-    return np.where(empty[None, :], 0.0, out)
+        out = high
+    else:  # abs_max: the signed score of largest magnitude (a tie +a / -a goes to +a)
+        low = np.full_like(high, np.inf)
+        np.minimum.at(low, e_idx, values)
+        out = np.where(high >= -low, high, low)
+    empty = ~(m > 0).any(axis=1)  # an element without tokens (never built by the tasks) scores 0
+    return np.where(empty[:, None], 0.0, out).T

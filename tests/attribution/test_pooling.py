@@ -57,6 +57,12 @@ def test_pool_tokens_by_hand():
         np.testing.assert_allclose(pool_tokens(s, m, pooling), want, err_msg=pooling)
     with pytest.raises(InputError, match="unknown pooling 'median'"):
         pool_tokens(s, m, "median")
+    # abs_max: a tie +a / -a gives +a; an element without tokens scores 0 under every pooling
+    tie = np.array([[-3.0, 3.0, 1.0]])
+    groups = np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+    assert pool_tokens(tie, groups, "abs_max").tolist() == [[3.0, 0.0]]
+    for pooling in POOLINGS:
+        assert pool_tokens(tie, groups, pooling)[0, 1] == 0.0
 
 
 @pytest.mark.parametrize("method", ["input_x_gradient", "integrated_gradients", "saliency"])
