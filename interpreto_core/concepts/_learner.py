@@ -92,6 +92,9 @@ class DictionaryLearner:
         dict :meth:`extra_config` returned.
     ``extra_config(self) -> dict``
         Optional: JSON-able values that are not tensors (default ``{}``).
+    ``modelled(self, x) -> (N, H)`` and ``modelled_as``
+        Optional: the transform of the activations the learner reconstructs, when it is not the
+        activations themselves (default: identity, ``"{x}"``); concept metrics score against it.
 
     The families :class:`~interpreto_core.plugin.AffineLearner`,
     :class:`~interpreto_core.plugin.NonNegativeLearner` and :class:`~interpreto_core.plugin.SAELearner`
@@ -178,6 +181,20 @@ class DictionaryLearner:
     def reconstruct(self, x: Any) -> torch.Tensor:
         """``decode(encode(x))``."""
         return self.decode(self.encode(as_matrix(x)))
+
+    #: what :meth:`modelled` returns, in words, with ``{x}`` for the activations (``"ReLU({x})"``)
+    modelled_as: ClassVar[str] = "{x}"
+
+    def modelled(self, x: Any) -> torch.Tensor:
+        """The transform of the activations ``x`` that ``decode(encode(x))`` reconstructs (identity by
+        default). A learner that models a transform (NMF with ``signed="relu"`` models ``max(x, 0)``)
+        overrides it and :attr:`modelled_as`: reconstruction metrics score ``decode(encode(x))``
+        against ``modelled(x)`` and say so (:meth:`modelled_description`)."""
+        return as_matrix(x)
+
+    def modelled_description(self, activations: str = "activations") -> str:
+        """What the reconstruction is compared with, in words, e.g. ``"ReLU(activations)"``."""
+        return self.modelled_as.format(x=activations)
 
     def params(self) -> dict[str, Any]:
         """The constructor parameters (the JSON config)."""

@@ -17,6 +17,13 @@ from interpreto_core.plugin import InputError, NonNegativeLearner, hookimpl
 SIGNED = ("error", "relu", "shift")
 
 
+def torch_max(x, floor):
+    """Elementwise ``max(x, floor)`` with ``floor (H,)`` broadcast over rows."""
+    import torch
+
+    return torch.maximum(x, floor.to(x.device, x.dtype))
+
+
 class NMF(NonNegativeLearner):
     """Non-negative matrix factorisation; ``solver`` is one of overcomplete's (hals, mu, pgd, anls)."""
 
@@ -46,6 +53,23 @@ class NMF(NonNegativeLearner):
             raise InputError(
                 "NMF (signed='error') cannot encode negative activations; refit with signed='relu' or 'shift'"
             )
+        return x
+
+    @property
+    def modelled_as(self):
+        return {"relu": "ReLU({x})", "shift": "max({x}, fit minimum)"}.get(self.signed, "{x}")
+
+    def modelled(self, x):
+        """What ``decode(encode(x))`` reconstructs: ``max(x, 0)`` (relu), ``max(x, m)`` (shift: m the
+        per-unit minimum at fit, clamped at 0), ``x`` (error)."""
+        from interpreto_core.plugin import as_matrix
+
+        x = as_matrix(x)
+        if self.signed == "relu":
+            return x.clamp_min(0)
+        if self.signed == "shift":
+            self._assert_fitted()
+            return torch_max(x, self.offset)
         return x
 
     def _fit(self, a, *, progress=None):
