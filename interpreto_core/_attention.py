@@ -24,7 +24,7 @@ from ._errors import InputError
 from ._scores import Score
 from ._tasks import Task, TaskItem
 
-__all__ = ["AttributorContext", "eager_copy"]
+__all__ = ["AttributorContext", "eager_copy", "structural_copy", "engine_on"]
 
 
 def _refuse(model: Any, why: str) -> InputError:
@@ -32,6 +32,22 @@ def _refuse(model: Any, why: str) -> InputError:
         f"{type(model).__name__} {why}, so attention maps cannot be read: load the model with "
         "attn_implementation=\"eager\" (from_pretrained(..., attn_implementation=\"eager\")) to use attention methods"
     )
+
+
+def structural_copy(model: Any) -> Any:
+    """New module objects sharing ``model``'s very parameter and buffer tensors (no weight copied),
+    in eval mode: hooks and config changes on the copy never reach the user's model."""
+    memo: dict[int, Any] = {id(t): t for t in [*model.parameters(), *model.buffers()]}
+    return copy.deepcopy(model, memo).eval()
+
+
+def engine_on(twin: Any, task: Task, score: Score, *, batch_size: int) -> Engine:
+    """An engine running ``task`` (a copy, bound to ``twin``) under ``score``: the same task
+    options and items, another module tree."""
+    adapter = task.adapter
+    twin_task = copy.copy(task)
+    twin_task.bind(ModelAdapter(twin, adapter.tokenizer, kind=adapter.kind, max_length=adapter.max_length))
+    return Engine(twin_task, score, batch_size=batch_size, progress=False)
 
 
 def eager_copy(model: Any) -> Any:
@@ -44,9 +60,7 @@ def eager_copy(model: Any) -> Any:
     config = getattr(model, "config", None)
     if config is None or not hasattr(config, "_attn_implementation"):
         raise _refuse(model, "has no transformers config with an attention implementation")
-    tensors = [*model.parameters(), *model.buffers()]
-    memo: dict[int, Any] = {id(t): t for t in tensors}
-    twin = copy.deepcopy(model, memo)
+    twin = structural_copy(model)
     if twin.config._attn_implementation != "eager":
         setter = getattr(twin, "set_attn_implementation", None)
         if not callable(setter):
@@ -101,10 +115,7 @@ class AttributorContext:
                 "method (integrated_gradients, occlusion ...) for it"
             )
         twin = eager_copy(model)
-        adapter = ModelAdapter(twin, self.adapter.tokenizer, kind=self.adapter.kind, max_length=self.adapter.max_length)
-        task = copy.copy(self.task)
-        task.bind(adapter)
-        engine = Engine(task, self.score, batch_size=self._engine.batch_size, progress=False)
+        engine = engine_on(twin, self.task, self.score, batch_size=self._engine.batch_size)
         captured: list[Any] = []
 
         def ask(_module: Any, args: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:

@@ -46,6 +46,10 @@ ENGINE_PARAMS = {
     "progress": None,
 }
 
+#: gradient methods only: the split point whose output is explained (captum's Layer* family) and
+#: whether its per-unit attributions are kept (interpreto_core/_layers.py)
+LAYER_PARAMS = {"layer": None, "layer_units": False}
+
 #: former engine options, now task options: ignored by tasks that do not take them
 LEGACY_ENGINE_PARAMS = {"max_new_tokens"}
 
@@ -185,6 +189,11 @@ class Explainer:
         completeness), ``mean``, ``max``, ``abs_max`` or ``l2`` (``interpreto_core._pooling``).
     completeness_delta:
         Gradient methods: also compute ``sum(scores) - (f(x) - f(baseline))`` per target.
+    layer, layer_units:
+        Gradient methods: explain the output of this split point (a block index, ``-1`` the last,
+        or a module path of ``model.named_modules()``) instead of the input embeddings, as
+        captum's Layer* methods (docs/attention_and_layers.md); ``layer_units=True`` also keeps
+        the ``(T, L, H)`` attributions per unit in ``extras["layer_attributions"]``.
     progress:
         Show a progress bar (default: when there is more than one batch and stderr is a TTY).
     **params:
@@ -227,6 +236,9 @@ class Explainer:
         if score is None and mode is not None:
             score = mode
         self.engine_params = {k: merged.pop(k, v) for k, v in ENGINE_PARAMS.items()}
+        if self.recipe.family == "gradient":  # an attributor may take a `layer` of its own (attention)
+            self.engine_params |= {k: merged.pop(k, v) for k, v in LAYER_PARAMS.items()}
+            _check_layer_params(self.adapter.model, self.engine_params)
         first_kind, first_name = self.recipe.first_kind, self.recipe.first_name
         first = self.registry.get(first_kind, first_name, prefer=owner)
         # the direct family (an attributor) has no aggregator: its part list is the attributor alone
@@ -449,6 +461,10 @@ class Explainer:
 
     # -- gradients --------------------------------------------------------------------------------
     def _run_gradient(self, engine: Engine, items: list[TaskItem]) -> list[tuple[np.ndarray, dict[str, Any]]]:
+        if self.engine_params.get("layer") is not None:  # at a split point: interpreto_core/_layers.py
+            from ._layers import run_layer_gradient
+
+            return run_layer_gradient(self, engine, items)
         adapter = self.adapter
         base_vec = adapter.baseline_vector(self.engine_params["baseline"])
         plans = []
@@ -540,6 +556,20 @@ def _available_memory(device: Any = None) -> int | None:
     except (OSError, ValueError, IndexError):
         pass
     return None
+
+
+def _check_layer_params(model: Any, params: dict[str, Any]) -> None:
+    """``layer`` names a split point of ``model`` (resolved now: a typo fails before any pass);
+    ``layer_units`` is a bool and needs ``layer``."""
+    if not isinstance(params["layer_units"], bool):
+        raise InputError(f"layer_units must be True or False, got {params['layer_units']!r}")
+    if params["layer"] is None:
+        if params["layer_units"]:
+            raise InputError("layer_units=True needs layer= (a block index such as 0 or -1, or a module path)")
+        return
+    from .concepts._split import resolve_split_point
+
+    params["layer"] = resolve_split_point(model, params["layer"])
 
 
 def _per_input(value: Any, n: int, what: str, single: bool = False) -> list[Any]:

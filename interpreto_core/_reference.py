@@ -55,6 +55,8 @@ def method_reference(*, registry: Registry | None = None, distributions: Iterabl
         "Every attribution method also takes the engine options `batch_size`, `seed`, `baseline`, `reduction`,",
         "`completeness_delta` and `progress`, `score=` (or its former name `mode=`), and the options of the",
         "task that claims the model (e.g. `max_new_tokens`, `roles`): see the attribution guide and docs/tasks.md.",
+        "Gradient methods also take `layer` and `layer_units` (attribution at a split point: "
+        "docs/attention_and_layers.md).",
         "Gradient methods also take `pooling` (`sum` — the default, it keeps completeness — `mean`, `max`,",
         "`abs_max`, `l2`: how token scores become element scores), and every method takes `segments=`, the",
         "elements themselves (granularity `custom`): see \"Custom segments\" in the attribution guide.",

@@ -49,7 +49,7 @@ EMBEDDED_MODELS = ("sentiment", "smollm2")
 #: the task of each embedded model
 EMBEDDED_TASKS = {"sentiment": "sequence_classification", "smollm2": "causal_lm"}
 _ENGINE_PARAMS = ("batch_size", "seed", "mode", "baseline", "reduction", "pooling", "max_new_tokens",
-                  "completeness_delta", "progress")
+                  "completeness_delta", "progress", "layer", "layer_units")
 _TOP_KEYS = {"model", "data", "attribution", "metric", "concepts", "output", "title"}
 
 

@@ -18,7 +18,7 @@ import torch
 from .._adapters import ModelAdapter, _model_kind
 from .._errors import InputError
 
-__all__ = ["SplitModel", "hidden_of"]
+__all__ = ["SplitModel", "hidden_of", "resolve_split_point"]
 
 # nnsight serves these names on every module; a submodule with such a name is renamed ``E_<name>``.
 _NNSIGHT_RESERVED = ("output", "input", "inputs", "source")
@@ -61,6 +61,24 @@ def _block_stack(model: torch.nn.Module) -> tuple[str, torch.nn.ModuleList]:
     if best is None:
         raise InputError(f"{type(model).__name__} has no stack of blocks; give the split point as a module path")
     return best
+
+
+def resolve_split_point(model: torch.nn.Module, point: int | str) -> str:
+    """The module path of a split point: a block index (``3``, ``-1``) in the model's stack of blocks,
+    or a module path as in ``model.named_modules()``; ``InputError`` naming close paths otherwise."""
+    modules = dict(model.named_modules())
+    if isinstance(point, bool):
+        raise InputError(f"a split point is a block index or a module path, got {point!r}")
+    if isinstance(point, int):
+        stack_name, stack = _block_stack(model)
+        if not -len(stack) <= point < len(stack):
+            raise InputError(f"block index {point} is out of range: the model has {len(stack)} blocks")
+        return f"{stack_name}.{point % len(stack)}"
+    if not isinstance(point, str) or point not in modules:
+        close = [n for n in modules if isinstance(point, str) and n.endswith(point.split(".")[-1])][:5]
+        hint = f"; similar: {', '.join(close)}" if close else ""
+        raise InputError(f"no module {point!r} in {type(model).__name__}{hint}")
+    return point
 
 
 class SplitModel:
@@ -117,19 +135,7 @@ class SplitModel:
         return self.adapter.kind or "classifier"
 
     def _resolve(self, point: int | str) -> str:
-        modules = dict(self.model.named_modules())
-        if isinstance(point, bool):
-            raise InputError(f"a split point is a block index or a module path, got {point!r}")
-        if isinstance(point, int):
-            stack_name, stack = _block_stack(self.model)
-            if not -len(stack) <= point < len(stack):
-                raise InputError(f"block index {point} is out of range: the model has {len(stack)} blocks")
-            return f"{stack_name}.{point % len(stack)}"
-        if not isinstance(point, str) or point not in modules:
-            close = [n for n in modules if isinstance(point, str) and n.endswith(point.split(".")[-1])][:5]
-            hint = f"; similar: {', '.join(close)}" if close else ""
-            raise InputError(f"no module {point!r} in {type(self.model).__name__}{hint}")
-        return point
+        return resolve_split_point(self.model, point)
 
     def module(self, point: str) -> torch.nn.Module:
         """The user's module at ``point`` (for shapes; never hooked)."""
