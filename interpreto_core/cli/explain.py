@@ -54,7 +54,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="a parameter: KEY=VALUE for every method that takes it (n_samples=32), METHOD.KEY=VALUE for "
                    "one method (lime.n_samples=64); values typed: 3, 0.5, true, none, '[\"user\"]', else text; "
                    "checked before the model loads")
-    p.add_argument("--html", help="write an HTML view to this file")
+    p.add_argument("--html", help="write the interactive HTML page to this file (method and target switchers, exact "
+                   "scores on hover; self-contained, readable without JavaScript)")
+    p.add_argument("--scale", choices=["row", "global"], default="row",
+                   help="HTML colours: each target's own scale (row) or one per explanation (global)")
     p.add_argument("--json", dest="json_out", help="write the explanations as JSON to this file")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
@@ -166,7 +169,7 @@ def run_explain(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from .._attribution import Explainer
-    from ..visualization import explanation_terminal, plot_curves, report_html
+    from ..visualization import explanation_terminal, interactive_html, plot_curves
 
     positional = list(args.texts or [])
     model_dir = args.model
@@ -241,8 +244,8 @@ def run_explain(args: argparse.Namespace) -> int:
         if curves:
             plots.append(plot_curves(curves, path=args.plot))
     if args.html:
-        Path(args.html).write_text(report_html(results, metrics=metrics, plots=plots,
-                                               title=f"interpreto explain: {Path(model_dir).name}"),
+        Path(args.html).write_text(interactive_html(results, metrics=metrics, plots=plots, scale=args.scale,
+                                                    title=f"interpreto explain: {Path(model_dir).name}"),
                                    encoding="utf-8")
         print(f"wrote {terminal(args.html)}", file=sys.stderr)
     if args.json_out:

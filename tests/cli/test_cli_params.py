@@ -92,7 +92,7 @@ def test_accepted_parameters_come_from_the_registry():
     (["lime.nope=1"], "-p lime.nope=1: lime does not take 'nope'; it takes: alpha, baseline, batch_size, "),
     (["saliency.n_steps=3"], "-p saliency.n_steps=3: saliency is not one of the methods explained (lime, occlusion)"),
     (["lime.n_samples=1"], "n_samples must be an integer >= 2, got 1"),
-    (["n_samples=abc"], "n_samples must be an integer >= 2, got 'abc'"),
+    (["n_samples=abc"], "-p n_samples='abc' for lime (perturbator 'lime'): lime: n_samples must be an integer >= 2"),
     (["batch_size=0"], "batch_size must be a positive integer"),
     (["n_samples"], "-p takes KEY=VALUE or METHOD.KEY=VALUE"),
 ])
@@ -210,3 +210,15 @@ def test_explain_dataset_takes_method_parameters(cls_dir, tmp_path, capsys):
                  "--out", str(tmp_path / "x.jsonl")]) == 2
     err = capsys.readouterr().err
     assert "lime does not take 'n_steps'; it takes: " in err and not (tmp_path / "x.jsonl").exists()
+
+
+def test_html_is_the_interactive_page_with_a_method_switcher(cls_dir, tmp_path):
+    from interpreto_core.visualization import _JS
+
+    page_path = tmp_path / "r.html"
+    assert main(["explain", str(cls_dir), "a fine film", "-m", "occlusion", "-m", "saliency", "--target", "0",
+                 "--target", "1", "--scale", "global", "--html", str(page_path), "--color", "never"]) == 0
+    page = page_path.read_text(encoding="utf-8")
+    assert page.count("<script>") == 1 and _JS in page and "Content-Security-Policy" in page
+    assert 'data-for="i0-m" data-key="1"' in page and ">saliency</button>" in page  # the method switcher
+    assert 'data-for="i0-m0-t" data-key="1"' in page  # the target switcher
