@@ -14,12 +14,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from .._safe_text import terminal
-from . import dataset, demo, explain, methods, plugins, run
+from . import dataset, demo, explain, methods, plugins, run, sweep
 
 __all__ = ["main"]
 
 #: the sub-commands, in the order ``interpreto --help`` lists them
-COMMANDS = (methods, plugins, demo, run, dataset, explain)
+COMMANDS = (methods, plugins, demo, run, dataset, explain, sweep)
 
 
 def build_parser() -> argparse.ArgumentParser:

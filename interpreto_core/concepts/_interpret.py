@@ -58,7 +58,7 @@ class ConceptInterpretation:
         return f"{head}: {', '.join(w for w, _ in self.words[:10])}"
 
 
-class ConceptInterpretations(list):  # type: ignore[type-arg]
+class ConceptInterpretations(list):
     """The list ``interpret_concepts`` returns, with a notebook view (an escaped table)."""
 
     def _repr_html_(self) -> str:

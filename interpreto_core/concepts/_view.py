@@ -185,7 +185,7 @@ def concept_view(
     named: dict[int, list[Any]] = {}
     for item in interpretations or ():
         named.setdefault(int(item.concept), []).append(item)
-    records = []
+    records: list[dict[str, Any]] = []
     for c in chosen:
         col = codes[:, c]
         top = float(col.max())

@@ -124,3 +124,21 @@ def test_pipeline_sweep_step(model_folder, tmp_path):
         Pipeline.from_dict(bad)
     with pytest.raises(PipelineError, match="supervised: add labels"):
         Pipeline.from_dict({**data, "concepts": [{"learner": "cav", "layers": [0]}]})
+
+
+def test_cli_concept_sweep(model_folder, tmp_path, capsys):
+    from interpreto_core.cli import main
+
+    data = tmp_path / "texts.tsv"
+    data.write_text("text\n" + "\n".join(TEXTS) + "\n")
+    code = main(["concept-sweep", str(data), "--model", str(model_folder), "--layers", "0", "1", "-p", "n_concepts=2",
+                 "--column", "text", "--metrics", "concept_r2", "concept_mse", "--out", str(tmp_path / "out")])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    lines = out.out.strip().splitlines()
+    assert lines[0] == "| layer | split point | rows | fit s | concept_r2 | concept_mse |" and len(lines) == 4
+    saved = json.loads((tmp_path / "out" / "concepts_0_sweep.json").read_text())
+    assert lines[2].split(" | ")[4] == f"{saved['layers'][0]['metrics']['concept_r2']:.4g}"
+    assert (tmp_path / "out" / "report.html").is_file()
+    assert main(["concept-sweep", str(data), "--model", str(model_folder), "--layers", "7"]) == 2
+    assert "layer 7 is not a block" in capsys.readouterr().err
