@@ -136,7 +136,7 @@ class Engine:
         return int(n)
 
     def _batch(self, items: Sequence[TaskItem], segments: list[tuple[int, np.ndarray, int]], item_of: Sequence[int],
-               width: int, lengths: Sequence[int] | None = None) -> RowBatch:
+               width: int, lengths: Sequence[int] | None = None, prefix: bool = False) -> RowBatch:
         """The RowBatch frame of a chunk: zero embeddings to fill, the mask, row items, -1 targets.
 
         ``lengths[k]``: the tokens job k's rows carry (default: its item's length)."""
@@ -157,7 +157,8 @@ class Engine:
             row_item[j : j + len(rs)] = local[i]
             segs.append((local[i], j, len(rs)))
         batch = RowBatch(inputs_embeds=emb, attention_mask=mask.to(adapter.device), items=tuple(items[i] for i in used),
-                         row_item=row_item, target=target, segments=tuple(segs))
+                         row_item=row_item, target=target, segments=tuple(segs),
+                         prefix=torch.zeros(n_rows, dtype=torch.long) if prefix else None)
         return batch
 
     def _scores(self, batch: RowBatch) -> torch.Tensor:
@@ -199,11 +200,12 @@ class Engine:
         item_of = [job.item for job in jobs]
         # a row carries only the tokens its targets need (a causal LM's last target stops there)
         lengths = [self.row_length(items[job.item], t.tolist()) for job, t in zip(jobs, job_targets, strict=True)]
+        reuse = bool(getattr(self.task, "reuses_prefix", False))
         chunks = self._chunks(lengths, rows, grad=False)
         with self._bar(len(chunks)) as bar:
             for segments in chunks:
                 width = max(widths[k] for k, _, _ in segments)
-                batch = self._batch(items, segments, item_of, width, lengths)
+                batch = self._batch(items, segments, item_of, width, lengths, prefix=reuse)
                 emb = batch.inputs_embeds
                 for k, rs, j in segments:  # a few tensor ops per job, not per row
                     i, n, cut = item_of[k], len(rs), lengths[k]
@@ -213,6 +215,11 @@ class Engine:
                     keep[:, ~covered[i][:cut]] = 1.0
                     keep = keep.to(self.adapter.device, self.adapter.dtype)[:, :, None]
                     emb[j : j + n, :cut] = keep * embeds[i][:cut] + (1 - keep) * baseline
+                    if reuse:  # tokens before the first masked one equal the input's
+                        changed = keep[:, :, 0] < 1
+                        none = torch.full((n,), cut, device=changed.device)
+                        first = torch.where(changed.any(1), changed.int().argmax(1), none)
+                        batch.prefix[j : j + n] = first.cpu()
                     batch.target[j : j + n, : widths[k]] = job_targets[k]
                 scores = self._scores(batch).float().cpu().numpy()
                 for k, rs, j in segments:

@@ -135,6 +135,8 @@ class RowBatch:
     ``items[row_item[b]]`` and scores that item's targets ``target[b, w]`` (``-1``: padding,
     score ignored). ``segments`` lists ``(item, first row, n rows)``: the rows of one item are
     contiguous, so a task can work per item with a few tensor operations, never per row.
+    ``prefix (B,)``: for masked rows of a task with ``reuses_prefix = True``, how many leading
+    tokens each row shares with its unperturbed input (None otherwise).
     """
 
     inputs_embeds: Any
@@ -143,6 +145,7 @@ class RowBatch:
     row_item: Any  # LongTensor (B,)
     target: Any  # LongTensor (B, W)
     segments: tuple[tuple[int, int, int], ...]
+    prefix: Any = None  # LongTensor (B,) or None
 
     def target_field(self, field: str, *, default: int = 0) -> torch.Tensor:
         """``(B, W)`` LongTensor of one integer field of each row's targets (``index``, ``position``,
@@ -176,6 +179,8 @@ class Task:
         probability are comparable across inputs; a task whose output is no distribution, such as
         a similarity, names another).
     input_help: one line saying what an input is, for error messages.
+    reuses_prefix: masked rows come with ``RowBatch.prefix`` (the tokens each shares with its
+        input), so :meth:`scores` can reuse the input's key/value cache for them (causal LMs).
     """
 
     name: ClassVar[str] = ""
@@ -183,6 +188,7 @@ class Task:
     default_score: ClassVar[str] = "logit"
     metric_score: ClassVar[str] = "probability"
     input_help: ClassVar[str] = "a text"
+    reuses_prefix: ClassVar[bool] = False
 
     adapter: ModelAdapter
 

@@ -80,6 +80,7 @@ if _TYPE_CHECKING:  # names that need torch: loaded on first access (below), typ
     from ._attention import AttributorContext
     from ._attribution import Explainer
     from ._explanation import Explanation
+    from ._prefix import prefix_cached_logits
     from .metrics._engine import (
         MaskJob,
         MetricItem,
@@ -104,6 +105,7 @@ _LAZY = {
     "random_orders": "interpreto_core.metrics._engine",
     "MaskJob": "interpreto_core.metrics._engine",
     "MetricItem": "interpreto_core.metrics._engine",
+    "prefix_cached_logits": "interpreto_core._prefix",
 }
 
 __all__ = [
@@ -164,6 +166,7 @@ __all__ = [
     "metric_items",
     "moved_masks",
     "part_params",
+    "prefix_cached_logits",
     "random_orders",
     "score_masks",
     "split_elements",

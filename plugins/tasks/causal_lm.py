@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from interpreto_core.plugin import Elements, Target, Task, TaskItem, hookimpl, split_elements
+from interpreto_core.plugin import Elements, Target, Task, TaskItem, hookimpl, prefix_cached_logits, split_elements
 from interpreto_plugins.tasks._generation import generation_options, resolve_span
 
 
@@ -60,6 +60,7 @@ class CausalLM(Task):
     priority = 80
     default_score = "log_probability"
     input_help = "a prompt string, or chat messages [{'role': ..., 'content': ...}]"
+    reuses_prefix = True  # masked rows come with RowBatch.prefix: their shared prefix runs once
 
     def __init__(self, *, max_new_tokens: int = 5, roles: Sequence[str] = ("user",), do_sample: bool = False,
                  temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
@@ -242,8 +243,8 @@ class CausalLM(Task):
     def scores(self, batch, score):
         index = batch.target_field("index")
         foil = batch.target_field("foil") if score.needs_foil else None
-        picked = self.adapter.logits_at(batch.target_field("position"), inputs_embeds=batch.inputs_embeds,
-                                        attention_mask=batch.attention_mask, use_cache=False)  # (B, W, V)
+        # masked rows reuse the key/value cache of the prefix they share with the input
+        picked = prefix_cached_logits(self.adapter, batch, batch.target_field("position"))  # (B, W, V)
         return score(picked, index, foil)
 
 

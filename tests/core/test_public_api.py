@@ -30,7 +30,8 @@ PLUGIN_API = [
     "UnknownParameterError",
     "adapt", "area", "as_matrix", "build_part", "check_concepts", "check_fractions", "check_n_steps",
     "codes_and_reconstruction", "concept_codes", "curve_steps", "fista_codes", "get_registry", "hookimpl",
-    "method_name", "method_order", "metric_items", "moved_masks", "part_params", "random_orders", "score_masks",
+    "method_name", "method_order", "metric_items", "moved_masks", "part_params", "prefix_cached_logits",
+    "random_orders", "score_masks",
     "split_elements", "split_pair_elements", "top_k_counts", "word_span",
 ]
 

@@ -1,0 +1,71 @@
+"""Masked causal-LM rows reuse the key/value cache of the prefix they share with their input:
+the same scores as whole rows, fewer tokens through the model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import interpreto_core
+
+PROMPT = ("once upon a time there was a little cat who lived in a big house near the river and every "
+          "morning it walked along the water looking for fish")
+CONTINUATION = " and then it slept"
+
+
+class TokenCounter:
+    """Counts the tokens given to the model's forward (inputs_embeds rows x length)."""
+
+    def __init__(self, model):
+        self.tokens = 0
+        self.handle = model.register_forward_pre_hook(self._count, with_kwargs=True)
+
+    def _count(self, _module, args, kwargs):
+        x = kwargs.get("inputs_embeds")
+        if x is not None:
+            self.tokens += x.shape[0] * x.shape[1]
+
+    def remove(self):
+        self.handle.remove()
+
+
+def _explain(model, tokenizer, method, *, reuse, **params):
+    ex = interpreto_core.Explainer(model, tokenizer, method=method, granularity="token", batch_size=8, **params)
+    ex.task.reuses_prefix = reuse
+    counter = TokenCounter(model)
+    try:
+        out = ex.explain([PROMPT, "the dog"], targets=[CONTINUATION, " barked"])
+    finally:
+        counter.remove()
+    return out, counter.tokens
+
+
+@pytest.mark.parametrize("model_name", ["causal_lm", "llama_lm"])
+@pytest.mark.parametrize("method", ["occlusion", "kernel_shap", "lime"])
+def test_prefix_cache_gives_the_same_scores_with_fewer_tokens(request, tokenizer, model_name, method):
+    model = request.getfixturevalue(model_name)
+    params = {} if method == "occlusion" else {"n_samples": 40}
+    cached, cached_tokens = _explain(model, tokenizer, method, reuse=True, **params)
+    whole, whole_tokens = _explain(model, tokenizer, method, reuse=False, **params)
+    for a, b in zip(cached, whole, strict=True):
+        np.testing.assert_allclose(a.scores, b.scores, rtol=1e-4, atol=1e-5)
+    if method == "occlusion":  # consecutive elements share long prefixes
+        assert cached_tokens < 0.8 * whole_tokens
+    else:
+        assert cached_tokens <= whole_tokens
+
+
+def test_gradient_rows_are_never_cached(causal_lm, tokenizer):
+    ex = interpreto_core.Explainer(causal_lm, tokenizer, method="saliency", granularity="token")
+    assert ex.task.reuses_prefix
+    e = ex.explain(PROMPT, targets=CONTINUATION)[0]
+    assert np.isfinite(e.scores).all() and np.abs(e.scores).sum() > 0
+
+
+def test_the_users_model_keeps_no_cache_state(causal_lm, tokenizer):
+    before = {k: v.clone() for k, v in causal_lm.state_dict().items()}
+    _explain(causal_lm, tokenizer, "occlusion", reuse=True)
+    after = causal_lm.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert causal_lm.config.use_cache == causal_lm.config.use_cache  # untouched config
