@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ._adapters import ModelAdapter
-from ._engine import Engine, pack_rows
+from ._engine import Engine
 from ._errors import InputError
 from ._scores import Score
 from ._tasks import Task, TaskItem
@@ -41,13 +41,15 @@ def structural_copy(model: Any) -> Any:
     return copy.deepcopy(model, memo).eval()
 
 
-def engine_on(twin: Any, task: Task, score: Score, *, batch_size: int) -> Engine:
-    """An engine running ``task`` (a copy, bound to ``twin``) under ``score``: the same task
-    options and items, another module tree."""
-    adapter = task.adapter
-    twin_task = copy.copy(task)
+def engine_on(twin: Any, engine: Engine) -> Engine:
+    """An engine like ``engine`` (its score, batch size, memory budget) running a copy of its task
+    bound to ``twin``: the same task options and items, another module tree."""
+    adapter = engine.task.adapter
+    twin_task = copy.copy(engine.task)
     twin_task.bind(ModelAdapter(twin, adapter.tokenizer, kind=adapter.kind, max_length=adapter.max_length))
-    return Engine(twin_task, score, batch_size=batch_size, progress=False)
+    batch_size = "auto" if getattr(engine, "auto", False) else engine.batch_size
+    return Engine(twin_task, engine.score, batch_size=batch_size, progress=False,
+                  memory_budget=getattr(engine, "memory_budget", None))
 
 
 def eager_copy(model: Any) -> Any:
@@ -115,7 +117,7 @@ class AttributorContext:
                 "method (integrated_gradients, occlusion ...) for it"
             )
         twin = eager_copy(model)
-        engine = engine_on(twin, self.task, self.score, batch_size=self._engine.batch_size)
+        engine = engine_on(twin, self._engine)
         captured: list[Any] = []
 
         def ask(_module: Any, args: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -130,7 +132,7 @@ class AttributorContext:
                  twin.register_forward_hook(keep, with_kwargs=True)]
         try:
             with torch.no_grad():
-                for segments in pack_rows([it.length for it in items], [1] * len(items), engine.batch_size):
+                for segments in engine._chunks([it.length for it in items], [1] * len(items), grad=False):
                     width = max(len(items[k].targets) for k, _, _ in segments)
                     batch = engine._batch(items, segments, list(range(len(items))), width)
                     for k, _, j in segments:

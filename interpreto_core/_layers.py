@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ._attention import engine_on, structural_copy
-from ._engine import Engine, pack_rows
+from ._engine import Engine
 from ._errors import InputError
 from ._pooling import pool_tokens
 from ._tasks import TaskItem
@@ -74,7 +74,7 @@ def run_layer_gradient(explainer: Any, engine: Engine,
     name = resolve_split_point(model, params["layer"])
     twin = structural_copy(model)
     module = dict(twin.named_modules())[name]
-    twin_engine = engine_on(twin, explainer.task, engine.score, batch_size=engine.batch_size)
+    twin_engine = engine_on(twin, engine)
     hook = _LayerHook(name)
     handle = module.register_forward_hook(hook)
     try:
@@ -144,7 +144,7 @@ def _read_layer(engine: Engine, items: list[TaskItem], xs: list[torch.Tensor], b
     hidden: list[list[Any]] = [[None, None] for _ in range(n)]  # h(x), h(b) of each item
     f: list[list[Any]] = [[None, None] for _ in range(n)]  # F(x), F(b)
     hook.mode = "read"
-    for segments in pack_rows([it.length for it in items], [2] * n, engine.batch_size):
+    for segments in engine._chunks([it.length for it in items], [2] * n, grad=False):
         width = max(len(items[i].targets) for i, _, _ in segments)
         batch = engine._batch(items, segments, list(range(n)), width)
         for i, rs, j in segments:
@@ -180,7 +180,7 @@ def _layer_gradients(engine: Engine, items: list[TaskItem], xs: list[torch.Tenso
     device = engine.adapter.device
     hook.mode = "replace"
     try:
-        for segments in pack_rows([it.length for it in items], rows, engine.batch_size):
+        for segments in engine._chunks([it.length for it in items], rows, grad=True):
             batch = engine._batch(items, segments, list(range(len(items))), 1)
             emb = batch.inputs_embeds
             b, length = emb.shape[:2]

@@ -210,3 +210,17 @@ def test_a_custom_recipe_and_metrics_on_attention(classifier, tokenizer):
     assert out[0].parameters["layer"] == 0 and "aggregator" not in out[0].parameters["parts"]
     results = evaluate(classifier, tokenizer, out, metrics=["deletion"])
     assert np.isfinite(np.asarray(results["deletion"].values)).all()
+
+
+def test_the_attention_and_layers_guide_runs():
+    """docs/attention_and_layers.md's examples run as written (in order, one namespace), on tiny models."""
+    import re
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "attention_and_layers.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.S)
+    assert len(blocks) >= 3
+    namespace: dict = {}
+    for k, block in enumerate(blocks):
+        exec(compile(block, f"{doc.name} block {k}", "exec"), namespace)
+    assert namespace["e"].extras["layer_attributions"].shape[0] == 1

@@ -25,8 +25,8 @@ from interpreto_core.testing import (
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
 BLOCKS = re.findall(r"^```python\n(.*?)^```$", GUIDE.read_text(encoding="utf-8"), flags=re.MULTILINE | re.DOTALL)
 HEADER = re.compile(r"^# (\w+)\.py\b")
-KINDS = ("perturbator", "gradient_method", "aggregator", "attribution", "metric", "dictionary_learner",
-         "interpreter", "concept_metric", "task", "score")
+KINDS = ("perturbator", "gradient_method", "aggregator", "attributor", "attribution", "metric",
+         "dictionary_learner", "interpreter", "concept_metric", "task", "score")
 
 
 def _module_name(i: int, source: str) -> str:
