@@ -403,7 +403,7 @@ _CSS_INTERACTIVE = """
 .itp.itp-js tr.itp-row{cursor:pointer}
 .itp tr.itp-row:hover th,.itp tr.itp-row.itp-on th{outline:2px solid #e08a00;outline-offset:-2px}
 .itp .itp-tip{position:fixed;z-index:10;pointer-events:none;background:#1a1a1a;color:#fff;font-size:.8em;
- padding:.25em .5em;border-radius:4px;white-space:pre;font-variant-numeric:tabular-nums;display:none}
+ padding:.25em .5em;border-radius:4px;white-space:nowrap;font-variant-numeric:tabular-nums;display:none}
 """
 
 #: the page's only script: adds ``itp-js`` to its root (the switchers appear, only the chosen method
@@ -457,7 +457,7 @@ def _exact(value: float) -> str:
 
 
 def _exact_chip(element: str, value: float, vmax: float) -> str:
-    title = f"{element}: {_exact(value)}"
+    title = f"{_visible_token(element)}: {_exact(value)}"
     return (f'<span class="itp-el" tabindex="0" style="{_css_color(value, vmax)}" title="{html_attr(title)}">'
             f"{html_text(element)}</span>")
 
@@ -532,11 +532,11 @@ def _interactive_explanation(expl: Any, uid: str, scale: str) -> str:
                     cells.append('<td class="itp-na" title="cannot influence this token"></td>')
                     continue
                 v = float(scores[t, e])
-                title = f"{el} -> {target.label}: {_exact(v)}"
+                title = f"{_visible_token(el)} -> {_visible_token(target.label)}: {_exact(v)}"
                 cells.append(f'<td style="{_css_color(v, vmaxes[t])}" title="{html_attr(title)}">'
                              f'{html_text(f"{v:.2g}")}</td>')
             note = _step_note(expl, t)
-            row_title = f"row {t + 1}: {target.label}" + (f" ({note})" if note else "")
+            row_title = f"row {t + 1}: {_visible_token(target.label)}" + (f" ({note})" if note else "")
             rows.append(f'<tr class="itp-row" data-for="{group}" data-key="{t}" tabindex="0">'
                         f'<th class="itp-gen" title="{html_attr(row_title)}">{html_text(_visible_token(target.label))}'
                         f'</th>{"".join(cells)}</tr>')

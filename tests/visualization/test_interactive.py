@@ -177,12 +177,13 @@ def test_generation_matrix_reads_row_by_row(generation):
     rows = [a for t, a in parsed.tags if t == "tr" and "itp-row" in a.get("class", "")]
     assert [(a["data-for"], a["data-key"]) for a in rows] == [("i0-m0-t", str(t)) for t in range(len(expl.targets))]
     heads = [a["title"] for t, a in parsed.tags if t == "th" and a.get("title", "").startswith("row ")]
-    assert [h.split(" (")[0] for h in heads] == [f"row {t + 1}: {x.label}" for t, x in enumerate(expl.targets)]
+    vis = viz._visible_token
+    assert [h.split(" (")[0] for h in heads] == [f"row {t + 1}: {vis(x.label)}" for t, x in enumerate(expl.targets)]
     cells = [a["title"] for t, a in parsed.tags if t == "td" and "title" in a]
     visible = np.asarray(expl.visible, dtype=bool)
     assert cells.count("cannot influence this token") == int((~visible).sum())
     exact = [c for c in cells if c != "cannot influence this token"]
-    want = [f"{el} -> {x.label}: {float(expl.scores[t, e]):+}" for t, x in enumerate(expl.targets)
+    want = [f"{vis(el)} -> {vis(x.label)}: {float(expl.scores[t, e]):+}" for t, x in enumerate(expl.targets)
             for e, el in enumerate(expl.elements) if visible[t, e]]
     assert exact == want
     # below the matrix, one pane per row: the elements that row can see, coloured by that row
