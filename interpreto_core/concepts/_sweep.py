@@ -28,8 +28,9 @@ class LayerFit:
 
     ``layer``: the layer as asked (a block index made non-negative, or a module path);
     ``split_point``: the module path; ``rows``: activation rows fitted; ``fit_seconds``: the
-    learner's fit time (wall); ``metrics``: ``{metric: value}``; ``extras``: what the learner
-    records about its fit (a CAV's probe accuracies), JSON-able.
+    learner's fit time (wall), ``fit_cpu_seconds`` its process CPU time; ``metrics``:
+    ``{metric: value}``; ``extras``: what the learner records about its fit (a CAV's probe
+    accuracies), JSON-able.
     """
 
     layer: int | str
@@ -38,6 +39,7 @@ class LayerFit:
     fit_seconds: float
     metrics: dict[str, float]
     learner: Any = attrs.field(repr=False)
+    fit_cpu_seconds: float = 0.0
     extras: dict[str, Any] = attrs.field(factory=dict)
 
 
@@ -52,6 +54,7 @@ class ConceptSweep:
     collect_seconds: float
     metrics: tuple[str, ...]
     layers: tuple[LayerFit, ...]
+    collect_cpu_seconds: float = 0.0
     activations: dict[str, Any] | None = attrs.field(default=None, repr=False)
 
     def table(self) -> list[dict[str, Any]]:
@@ -72,9 +75,11 @@ class ConceptSweep:
     def to_json(self) -> dict[str, Any]:
         """JSON-able: the sweep's settings and the table (learners are not included: ``save`` them)."""
         return {"learner": self.learner, "params": dict(self.params), "granularity": self.granularity,
-                "n_texts": self.n_texts, "collect_seconds": self.collect_seconds, "metrics": list(self.metrics),
+                "n_texts": self.n_texts, "collect_seconds": self.collect_seconds,
+                "collect_cpu_seconds": self.collect_cpu_seconds, "metrics": list(self.metrics),
                 "layers": [{"layer": f.layer, "split_point": f.split_point, "rows": f.rows,
-                            "fit_seconds": f.fit_seconds, "metrics": dict(f.metrics), "extras": dict(f.extras)}
+                            "fit_seconds": f.fit_seconds, "fit_cpu_seconds": f.fit_cpu_seconds,
+                            "metrics": dict(f.metrics), "extras": dict(f.extras)}
                            for f in self.layers]}
 
     def to_markdown(self, *, digits: int = 4) -> str:
@@ -275,23 +280,26 @@ def concept_sweep(
         raise InputError(f"model must be a torch.nn.Module (a HF model), got {type(model).__name__}")
     chosen = resolve_layers(model, layers)
     split = SplitModel(model, tokenizer, split_points=[p for _, p in chosen], max_length=max_length)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     acts = collect_activations(split, texts, granularity=granularity, reduce=reduce, batch_size=batch_size,
                                progress=progress)
-    collect_seconds = time.perf_counter() - start
+    collect_seconds, collect_cpu = time.perf_counter() - start, time.process_time() - cpu
     fits = []
     for label, point in tqdm(chosen, desc="layers", unit="layer", disable=None if progress is None else not progress):
         a = acts[point]
         fitted: Any = make_learner(rec.name, **params)
+        cpu = time.process_time()
         if supervised:
             fitted.fit(a, labels=labels, progress=False, device=device)
         else:
             fitted.fit(a, progress=False, device=device)
+        fit_cpu = time.process_time() - cpu
         scores = concept_metrics(fitted, a, metrics=metrics) if metrics else {}
         extras = fitted.extra_config() if hasattr(fitted, "extra_config") else {}
         fits.append(LayerFit(layer=label, split_point=point, rows=len(a), fit_seconds=float(fitted.fit_seconds or 0.0),
-                             metrics={k: float(v) for k, v in scores.items()}, learner=fitted,
+                             fit_cpu_seconds=fit_cpu, metrics={k: float(v) for k, v in scores.items()}, learner=fitted,
                              extras=extras if isinstance(extras, dict) else {}))
     return ConceptSweep(learner=rec.name, params=params, granularity=granularity, n_texts=len(texts),
-                        collect_seconds=collect_seconds, metrics=metrics, layers=tuple(fits),
+                        collect_seconds=collect_seconds, collect_cpu_seconds=collect_cpu, metrics=metrics,
+                        layers=tuple(fits),
                         activations=acts if keep_activations else None)

@@ -46,7 +46,11 @@ def label_matrix(labels, concepts=None):
         return y.astype(np.int64), names
     if y.ndim != 1:
         raise InputError(f"labels must be 1-D (one class per row) or 2-D (multi-hot), got shape {y.shape}")
-    classes = sorted({v.item() if hasattr(v, "item") else v for v in y}, key=str)
+    distinct = {v.item() if hasattr(v, "item") else v for v in y}
+    try:
+        classes = sorted(distinct)  # 2 before 10
+    except TypeError:  # mixed types
+        classes = sorted(distinct, key=str)
     if concepts is not None:
         missing = [c for c in classes if c not in concepts]
         if missing:
@@ -74,7 +78,8 @@ class CAV(AffineLearner):
     """Concept activation vectors: a logistic-regression probe per labelled concept (supervised).
 
     ``n_concepts`` is set by the labels (one concept per class, or per column of a multi-hot
-    matrix); ``concepts``: the class values in order (default: the sorted distinct labels).
+    matrix); ``concepts``: the class values in order, or the names of a label matrix's columns
+    (default: the sorted distinct labels, or ``"0", "1", ...``).
     ``C``: the probe's inverse L2 regularisation; ``test_fraction``: held-out rows for the
     recorded accuracy (0: none).
     """
@@ -85,14 +90,14 @@ class CAV(AffineLearner):
     probe = staticmethod(fit_probe)
 
     def __init__(self, *, n_concepts: int = 2, seed: int = 0, C: float = 1.0, max_iter: int = 2000,
-                 test_fraction: float = 0.25, concepts: list | None = None) -> None:
+                 test_fraction: float = 0.25, concepts: tuple | list = ()) -> None:
         super().__init__(n_concepts=n_concepts, seed=seed)
         if not isinstance(C, int | float) or isinstance(C, bool) or not C > 0:
             raise InputError(f"C must be a positive number, got {C!r}")
         if not isinstance(test_fraction, int | float) or not 0 <= test_fraction < 1:
             raise InputError(f"test_fraction must be in [0, 1), got {test_fraction!r}")
         self.C, self.max_iter, self.test_fraction = C, max_iter, test_fraction
-        self.concepts = list(concepts) if concepts is not None else None
+        self.concepts = list(concepts or ())
         self.concept_names: list[str] = []
         self.accuracy: list[float] = []
         self.train_accuracy: list[float] = []
@@ -114,7 +119,7 @@ class CAV(AffineLearner):
     def _fit(self, a, *, progress=None):
         import numpy as np
 
-        y, names = label_matrix(self._labels, self.concepts)
+        y, names = label_matrix(self._labels, self.concepts or None)
         x = a.numpy().astype(np.float64)
         rng = np.random.default_rng(self.seed)
         n = len(x)
