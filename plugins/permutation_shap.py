@@ -41,7 +41,7 @@ def marginal_plan(without: np.ndarray, element: np.ndarray, weight: np.ndarray, 
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     index = rank[inverse.ravel()]
-    masks = rows[first[order]].astype(np.float64)
+    masks = rows[first[order]].astype(np.float32)  # what the engine scores (0/1 exactly)
     info = {"without": index[:k], "with": index[k:], "element": np.asarray(element), "weight": np.asarray(weight),
             "extras": extras}
     return PerturbationPlan(masks=masks, info=info)

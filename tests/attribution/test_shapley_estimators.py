@@ -216,6 +216,13 @@ def test_sentence_groups_from_the_item(classifier, tokenizer, monkeypatch):
     assert np.abs(exact.scores - kernel.scores).max() > 1e-3  # Owen values are not Shapley values here
 
 
+def test_pair_inputs_are_grouped_by_text_and_sentence(classifier, tokenizer):
+    e = interpreto_core.explain(classifier, tokenizer, ("Good film. Bad plot", "Fine!"), method="partition_shap",
+                                targets=TARGET)[0]
+    # "Bad plot" has no final stop: its sentence would run on into the second text without the segments
+    assert e.extras["groups"] == [[0, 1, 2], [3, 4], [5, 6]]
+
+
 def test_permutation_shap_matches_captum_on_the_same_orders(classifier, tokenizer, monkeypatch):
     from captum.attr import ShapleyValueSampling
 
