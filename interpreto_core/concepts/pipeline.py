@@ -115,6 +115,8 @@ def run_concept_step(step: Mapping[str, Any], *, model: Any, tokenizer: Any, tex
         "key": key, "learner": str(step["learner"]), "split_point": point, "rows": len(acts),
         "seconds": time.perf_counter() - start, "fit_seconds": fit_seconds,
         "metrics": {k: float(v) for k, v in scores.items()},
+        "metric_labels": dict(scores.labels), "scored_against": scores.against,
+        "hygiene": acts.hygiene.to_json() if acts.hygiene is not None else None,
         "concepts": {str(c): [i.to_json() for i in items] for c, items in interpretations.items()},
     }
     show = int(step.get("show", 10))
@@ -157,12 +159,16 @@ def run_sweep_step(step: Mapping[str, Any], *, model: Any, tokenizer: Any, texts
 def concept_table_html(summary: Mapping[str, Any], *, show: int = 10, cards: str | None = None) -> str:
     """A concept section: the metric table and, per concept, its top words / label (all escaped)."""
     e = html_text
-    metrics = "".join(f"<tr><th>{e(k)}</th><td>{e(f'{v:.4g}')}</td></tr>" for k, v in summary["metrics"].items())
+    labels = summary.get("metric_labels") or {}
+    metrics = "".join(f"<tr><th>{e(labels.get(k, k))}</th><td>{e(f'{v:.4g}')}</td></tr>"
+                      for k, v in summary["metrics"].items())
+    hygiene = (summary.get("hygiene") or {}).get("summary")
     head = (
         f"<h1>Concepts: {e(summary['learner'])} at {e(summary['split_point'])}</h1>"
         f'<div class="itp-meta">{e(summary["rows"])} activation rows, fitted in '
         f"{e(format(summary['fit_seconds'], '.1f'))} s"
         + (f" · concept view: {e(summary['view'])}" if summary.get("view") else "")
+        + (f'</div><div class="itp-meta">{e(hygiene)}' if hygiene else "")
         + f'</div><table class="itp-table">{metrics}</table>'
     )
     if cards is not None:

@@ -68,3 +68,23 @@ def test_standardised_activations_are_named(causal_lm, tokenizer):
     scores = concept_metrics(learner, acts)
     assert scores.against == "standardised activations"
     assert scores.label("concept_r2") == "concept_r2 (vs standardised activations)"
+
+
+def test_pipeline_report_says_what_was_scored_and_left_out(causal_lm, tokenizer, tmp_path):
+    """The [[concepts]] step's report: the metric labels name the transform, the hygiene line what was left out."""
+    import copy
+
+    from interpreto_core.concepts.pipeline import run_concept_step
+
+    model = copy.deepcopy(causal_lm)
+    with torch.no_grad():  # a massive first real token (position 1, after [CLS]), as SmolLM2's
+        wpe = model.transformer.wpe.weight
+        wpe[1] = 500.0 * wpe[1] / wpe[1].norm()
+    texts = ["Hello world. Goodbye moon!", "The cat sat on the mat.", "A tiny, tiny test of words"]
+    step = {"split": 0, "learner": "nmf", "params": {"n_concepts": 3, "signed": "relu", "max_iter": 30},
+            "view": False}
+    html, summary = run_concept_step(step, model=model, tokenizer=tokenizer, texts=texts, out_dir=tmp_path)
+    assert summary["scored_against"] == "ReLU(activations)"
+    assert "concept_r2 (vs ReLU(activations))" in html and "concept_sparsity<" in html
+    assert summary["hygiene"]["excluded_tokens"] == 3 and "left out 3 token(s)" in html
+    assert "&#x27;Hello&#x27; (1)" in html and "'Hello'" not in html  # escaped
