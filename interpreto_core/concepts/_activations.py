@@ -40,7 +40,7 @@ class ActivationHygiene:
 
     Rule: a token is an outlier when ``||h_t|| > factor * median_{t' in text} ||h_t'||`` (the lower
     median over the text's non-special tokens, so a text of 2 tokens can still show one; a text of 1
-    token cannot). Outlier tokens, and tokens at ``exclude_positions``, are left out of their unit
+    token cannot; special tokens, which are no rows, are not judged). Outlier tokens, and tokens at ``exclude_positions``, are left out of their unit
     (its mean / max / last token is taken over the other tokens); a unit left with no token is dropped.
 
     ``text_index`` / ``positions`` / ``tokens`` / ``norms`` / ``reasons`` (``"outlier"`` or
@@ -347,12 +347,11 @@ def collect_activations(
                 # one (row, batch item, token, weight) entry per token that contributes to a row
                 rows, items, toks, weights = [], [], [], []
                 for b, i in enumerate(batch):
-                    n_tok = len(encodings[i].input_ids)
                     out = {p: "position" for p in fixed[i]}
                     ref = norms[b, reference[i]]
                     if factor is not None and len(ref) > 1:
                         low_median = float(np.sort(ref)[(len(ref) - 1) // 2])
-                        for big in np.flatnonzero(norms[b, :n_tok] > factor * low_median):
+                        for big in reference[i][ref > factor * low_median]:  # special tokens are no rows
                             out.setdefault(int(big), "outlier")
                     for pos, why in sorted(out.items()):
                         left_out[point].append((i, pos, float(norms[b, pos]), why))
