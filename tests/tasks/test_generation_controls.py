@@ -292,3 +292,24 @@ def test_seq2seq_eos_ends_the_generation_and_is_dropped(seq2seq, tokenizer):
     expl = _explain(model, tokenizer, SOURCE, **kwargs)
     assert _cont(expl) == full[: full.index(eos)]  # ended at EOS; the EOS token itself is no target
     assert len(expl.step_scores["rank"]) == len(expl.targets)
+
+
+def test_chat_input_samples_and_spans_like_a_prompt(causal_lm, tokenizer):
+    chat_tok = copy.deepcopy(tokenizer)
+    chat_tok.chat_template = ("{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} [SEP] {% endfor %}"
+                              "{% if add_generation_prompt %}<|assistant|>{% endif %}")
+    chat = [{"role": "user", "content": "What is the capital of France?"}]
+    kwargs = {"max_new_tokens": 6, "do_sample": True, "temperature": 3.0, "generation_seed": 9}
+    a = _explain(causal_lm, chat_tok, chat, **kwargs)
+    assert _cont(a) == _cont(_explain(causal_lm, chat_tok, chat, **kwargs))
+    span = _explain(causal_lm, chat_tok, chat, target_span=(-3, None), **kwargs)
+    assert _cont(span) == _cont(a)[-3:]
+    prompt_ids = chat_tok(a.text, add_special_tokens=False)["input_ids"]
+    _check_steps(a.step_scores, _hand_steps(_causal_logits(causal_lm, chat_tok, prompt_ids, _cont(a)), _cont(a)))
+
+
+def test_the_adapter_generate_is_still_greedy(causal_lm, tokenizer):
+    from interpreto_core import ModelAdapter
+
+    adapter = ModelAdapter(causal_lm, tokenizer)
+    assert adapter.generate(_prompt_ids(tokenizer), max_new_tokens=5) == _cont(_explain(causal_lm, tokenizer))
