@@ -40,7 +40,8 @@ class ActivationHygiene:
 
     Rule: a token is an outlier when ``||h_t|| > factor * median_{t' in text} ||h_t'||`` (the lower
     median over the text's non-special tokens, so a text of 2 tokens can still show one; a text of 1
-    token cannot; special tokens, which are no rows, are not judged). Outlier tokens, and tokens at ``exclude_positions``, are left out of their unit
+    token cannot; special tokens, which are no rows, are not judged). Outlier tokens, and tokens
+    at ``exclude_positions``, are left out of their unit
     (its mean / max / last token is taken over the other tokens); a unit left with no token is dropped.
 
     ``text_index`` / ``positions`` / ``tokens`` / ``norms`` / ``reasons`` (``"outlier"`` or
