@@ -336,7 +336,8 @@ class ModelAdapter:
 
         Greedy unless ``do_sample``: then tokens are drawn from ``softmax(logits / temperature)``,
         restricted to the ``top_k`` most likely tokens and the smallest set of probability mass
-        ``top_p`` when given (the model's own ``generation_config`` sampling settings are not used).
+        ``top_p`` when given (these three are always passed: the model's ``generation_config``
+        values of them are not used; its other settings, such as a repetition penalty, apply).
         The torch RNG is seeded with ``seed`` for the call and restored after it: the same seed gives
         the same continuation, and the global RNG is left as it was. Generation ends at an EOS token
         (the model's ``generation_config.eos_token_id`` and the tokenizer's ``eos_token_id``; the
