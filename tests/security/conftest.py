@@ -23,10 +23,14 @@ SGR = re.compile(r"\x1b\[[0-9;]*m")
 
 HOSTILE_LABELS = {0: "<img src=x onerror=alert(1)>", 1: f"neg{ANSI}", 2: ATTR_BREAK}
 
-# what the library's pages are made of; anything else in a page came from the data
+# what the library's pages are made of; anything else in a page came from the data. The interactive page
+# (visualization.interactive_html) adds its switcher buttons, their data-* links, keyboard focus, its
+# Content-Security-Policy and one <script>, which must be the library's own, character for character.
 ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "div", "span", "h1", "h2", "h3", "p", "b", "br",
-                "table", "tr", "th", "td", "details", "summary", "img"}
-ALLOWED_ATTRS = {"lang", "charset", "name", "content", "class", "style", "title", "alt", "src"}
+                "table", "tr", "th", "td", "details", "summary", "img", "button", "script"}
+ALLOWED_ATTRS = {"lang", "charset", "name", "content", "class", "style", "title", "alt", "src", "http-equiv", "type",
+                 "tabindex", "role", "aria-pressed", "data-for", "data-group", "data-key"}
+LINK = re.compile(r"i\d+-m\d*(-t)?|\d+")  # the values of data-for / data-group / data-key: the library's own ids
 STYLE = re.compile(r"background:rgb\(\d+,\d+,\d+\);color:#(fff|111)")
 
 
@@ -37,6 +41,8 @@ class _PageChecker(html.parser.HTMLParser):
         self.tags: list[str] = []
         self.title = ""
         self._in_title = False
+        self._in_script = False
+        self.scripts: list[str] = []
 
     def handle_starttag(self, tag, attrs):
         self.tags.append(tag)
@@ -49,7 +55,12 @@ class _PageChecker(html.parser.HTMLParser):
                 self.problems.append(f"<{tag}> src is not an embedded PNG: {value!r}")
             if name == "style" and not STYLE.fullmatch(value or ""):
                 self.problems.append(f"unexpected style {value!r}")
+            if name.startswith("data-") and not LINK.fullmatch(value or ""):
+                self.problems.append(f"unexpected {name}={value!r} on <{tag}>")
         self._in_title = tag == "title"
+        self._in_script = tag == "script"
+        if tag == "script":
+            self.scripts.append("")
 
     def handle_startendtag(self, tag, attrs):
         self.handle_starttag(tag, attrs)
@@ -57,10 +68,14 @@ class _PageChecker(html.parser.HTMLParser):
     def handle_endtag(self, tag):
         if tag == "title":
             self._in_title = False
+        if tag == "script":
+            self._in_script = False
 
     def handle_data(self, data):
         if self._in_title:
             self.title += data
+        if self._in_script:
+            self.scripts[-1] += data
 
 
 def check_page(page: str, *, images: int = 0) -> _PageChecker:
@@ -71,7 +86,10 @@ def check_page(page: str, *, images: int = 0) -> _PageChecker:
     assert not checker.problems, checker.problems
     assert checker.tags.count("img") == images, f"{checker.tags.count('img')} <img> elements, expected {images}"
     # raw markup never survives ("onerror=" may appear as escaped text: the parser checks no attribute has it)
-    assert "<script" not in page.lower() and "<img src=x" not in page.lower()
+    from interpreto_core.visualization import _JS
+
+    assert checker.scripts in ([], [_JS]), "a <script> that is not the interactive page's own"
+    assert page.lower().count("<script") == len(checker.scripts) and "<img src=x" not in page.lower()
     return checker
 
 
