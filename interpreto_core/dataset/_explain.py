@@ -180,7 +180,7 @@ def explain_dataset(
     methods: Sequence[str] | Mapping[str, Mapping[str, Any]] | None = None,
     out: str | os.PathLike[str] = "results.jsonl",
     granularity: str = "word",
-    batch_size: int = 32,
+    batch_size: int | str = "auto",
     chunk_size: int = 256,
     resume: bool = True,
     overwrite: bool = False,
@@ -221,7 +221,7 @@ def explain_dataset(
         ``input`` for a pair or chat messages), or ``*.parquet`` (a folder of parts, needs
         pyarrow). Read back with :func:`read_results`.
     granularity, batch_size:
-        As in :class:`~interpreto_core.Explainer` (``batch_size``: rows per forward pass).
+        As in :class:`~interpreto_core.Explainer` (``batch_size``: rows per forward pass, default ``"auto"``).
     chunk_size:
         Texts per engine call and per write to disk (what an interruption can lose at most).
     resume:
