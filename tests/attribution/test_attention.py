@@ -30,9 +30,10 @@ def _eager_twin(model):
     return twin
 
 
-def _maps(model, ids):
+def _maps(model, ids, token_types=None):
+    kwargs = {"token_type_ids": torch.tensor([token_types])} if token_types else {}
     with torch.no_grad():
-        out = _eager_twin(model)(input_ids=torch.tensor([ids]), output_attentions=True)
+        out = _eager_twin(model)(input_ids=torch.tensor([ids]), output_attentions=True, **kwargs)
     return np.stack([a[0].numpy() for a in out.attentions]).astype(np.float64)  # (layers, heads, L, L)
 
 
@@ -224,3 +225,36 @@ def test_the_attention_and_layers_guide_runs():
     for k, block in enumerate(blocks):
         exec(compile(block, f"{doc.name} block {k}", "exec"), namespace)
     assert namespace["e"].extras["layer_attributions"].shape[0] == 1
+
+
+def _bert_head(cls, tokenizer, **kwargs):
+    from transformers import BertConfig
+
+    torch.manual_seed(0)
+    return cls(BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                          intermediate_size=64, max_position_embeddings=64, initializer_range=0.4, **kwargs)).eval()
+
+
+@pytest.mark.parametrize("head, text", [
+    ("BertForTokenClassification", "Anna lives in Paris"),
+    ("BertForMaskedLM", "Paris is the [MASK] of France."),
+    ("BertForQuestionAnswering", ("Where does Anna live?", "Anna lives in Paris, near the river.")),
+    ("BertForSequenceClassification", ("a premise text", "a hypothesis")),
+])
+@pytest.mark.parametrize("method", ["attention", "attention_rollout", "layer_integrated_gradients"])
+def test_every_token_level_task_gets_sensible_scores(tokenizer, head, text, method):
+    """Token classification and masked LMs read the target token's row; QA and pairs the [CLS] row."""
+    import transformers
+
+    model = _bert_head(getattr(transformers, head), tokenizer, num_labels=3 if "Token" in head else 2)
+    params = {"n_steps": 8} if method.startswith("layer") else {}
+    e = explain(model, tokenizer, text, method=method, granularity="token", **params)[0]
+    item = e.to_item()
+    assert e.scores.shape == (len(item.targets), len(item.elements)) and np.isfinite(e.scores).all()
+    if method == "layer_integrated_gradients":
+        return
+    maps = _maps(model, item.ids, item.layout.get("token_type_ids"))  # a pair's second text: token type 1
+    matrix = maps[-1].mean(0) if method == "attention" else _rollout(maps)
+    rows = [0 if t.position is None else t.position for t in item.targets]
+    assert ("Token" in head or "Masked" in head) == all(t.position is not None for t in item.targets)
+    np.testing.assert_allclose(e.scores, _pool(matrix[rows], e), atol=1e-5)
