@@ -12,7 +12,7 @@ Enable it in your plugin's tests with ``pytest_plugins = ["interpreto_core.testi
 
 and one conformance check per kind, each raising ``AssertionError`` with what is wrong:
 :func:`check_perturbator`, :func:`check_gradient_method`, :func:`check_aggregator`,
-:func:`check_attribution`, :func:`check_metric`, :func:`check_dictionary_learner`,
+:func:`check_attributor`, :func:`check_attribution`, :func:`check_metric`, :func:`check_dictionary_learner`,
 :func:`check_interpreter`, :func:`check_concept_metric`, :func:`check_task`, :func:`check_score`.
 
 Checks that need a registry (a recipe's parts, a task, loading a saved learner) build an isolated
@@ -42,6 +42,7 @@ __all__ = [
     "builtin_registry",
     "check_aggregator",
     "check_attribution",
+    "check_attributor",
     "check_concept_metric",
     "check_dictionary_learner",
     "check_gradient_method",
@@ -222,6 +223,16 @@ def check_aggregator(cls: Any, **params: Any) -> None:
         out = part.aggregate(plan, torch.randn(3, 2, 5, 8))
         assert tuple(out.shape) == (2, 5, 8), f"aggregate() must return (T, L, H) = (2, 5, 8), got {tuple(out.shape)}"
         assert torch.isfinite(out).all(), "aggregate() must return finite values"
+
+
+def check_attributor(cls: Any, **params: Any) -> None:
+    """``output`` is ``tokens`` or ``elements``; ``attribute(context)`` gives one finite array per item,
+    ``(T, L)`` or ``(T, E)``, the same on a second run, on a tiny classifier and a tiny causal LM (the
+    attributor alone in a recipe, registered with the built-ins; ``params`` go to it)."""
+    check_part("attributor", cls)
+    cls(**params)  # its parameters are accepted
+    registry = builtin_registry(_one_part_plugin("attributor", cls, "checked_attributor"))
+    check_attribution(AttributionRecipe(attributor="checked_attributor", defaults=dict(params)), registry=registry)
 
 
 def check_attribution(recipe: AttributionRecipe, *, registry: Registry | None = None, **params: Any) -> None:

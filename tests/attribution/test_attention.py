@@ -258,3 +258,31 @@ def test_every_token_level_task_gets_sensible_scores(tokenizer, head, text, meth
     rows = [0 if t.position is None else t.position for t in item.targets]
     assert ("Token" in head or "Masked" in head) == all(t.position is not None for t in item.targets)
     np.testing.assert_allclose(e.scores, _pool(matrix[rows], e), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["attention_weights", "rollout"])
+def test_builtin_attributors_conform(name):
+    from interpreto_core import get_registry
+    from interpreto_core.testing import check_attributor
+
+    check_attributor(get_registry().get("attributor", name).obj, layer=0)
+
+
+def test_the_attributor_check_catches_a_wrong_shape():
+    from interpreto_core.testing import check_attributor
+
+    class OneColumnShort:
+        output = "tokens"
+
+        def attribute(self, context):
+            return [np.zeros((len(it.targets), it.length - 1)) for it in context.items]
+
+    with pytest.raises(AssertionError, match=r"token scores of shape"):
+        check_attributor(OneColumnShort)
+
+    class NoOutput:
+        def attribute(self, context):
+            return []
+
+    with pytest.raises(InvalidPartError, match="must set output = 'tokens' or 'elements'"):
+        check_attributor(NoOutput)
