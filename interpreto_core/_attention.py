@@ -152,4 +152,5 @@ class AttributorContext:
                 h.remove()
         self._engine.forward_calls += engine.forward_calls
         self._engine.rows += engine.rows
+        self._engine.tokens += engine.tokens
         return [m for m in out if m is not None]

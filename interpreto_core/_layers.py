@@ -83,6 +83,7 @@ def run_layer_gradient(explainer: Any, engine: Engine,
         handle.remove()
     engine.forward_calls += twin_engine.forward_calls
     engine.rows += twin_engine.rows
+    engine.tokens += twin_engine.tokens
     for _, extras in results:
         extras["layer"] = name
     return results
@@ -170,39 +171,43 @@ def _layer_gradients(engine: Engine, items: list[TaskItem], xs: list[torch.Tenso
                      hook: _LayerHook) -> list[torch.Tensor]:
     """Gradients ``(S, T, L, H')`` of each target's score w.r.t. the layer's output at each point.
 
-    A row is one (point, target) pair (row r: point ``r // T``, target ``r % T``), as the
-    engine's input gradients; every row runs the item's real input up to the layer."""
+    As the engine's input gradients: one job per (item, target) whose rows are the item's points,
+    each row cut to the tokens its target needs (``Task.row_length``: a causal LM's target at
+    position p carries p + 1 tokens; gradients after the cut are zero), packed under the memory
+    cap. Every row runs the item's real input up to the layer."""
     n_targets = [len(it.targets) for it in items]
-    rows = [len(p) * t for p, t in zip(points, n_targets, strict=True)]
     width = points[0].shape[-1] if points else 0
     grads = [torch.zeros((len(p), t, it.length, width), dtype=torch.float32)
              for p, t, it in zip(points, n_targets, items, strict=True)]
+    jobs = [(i, t) for i, it in enumerate(items) for t in range(n_targets[i])]
+    item_of = [i for i, _ in jobs]
+    lengths = [engine.row_length(items[i], [t]) for i, t in jobs]
+    rows = [len(points[i]) for i, _ in jobs]
     device = engine.adapter.device
     hook.mode = "replace"
     try:
-        for segments in engine._chunks([it.length for it in items], rows, grad=True):
-            batch = engine._batch(items, segments, list(range(len(items))), 1)
+        for segments in engine._chunks(lengths, rows, grad=True):
+            batch = engine._batch(items, segments, item_of, 1, lengths)
             emb = batch.inputs_embeds
             b, length = emb.shape[:2]
             pts = torch.zeros((b, length, width), dtype=torch.float32, device=device)
             valid = torch.zeros((b, length, 1), dtype=torch.bool, device=device)
-            split = [(i, torch.from_numpy(rs // n_targets[i]), torch.from_numpy(rs % n_targets[i]), j)
-                     for i, rs, j in segments]
-            for i, s_idx, t_idx, j in split:
-                n, li = len(s_idx), items[i].length
-                emb[j : j + n, :li] = xs[i].to(emb.dtype)
-                pts[j : j + n, :li] = points[i][s_idx.to(points[i].device)].to(device, torch.float32)
-                valid[j : j + n, :li] = True
-                batch.target[j : j + n, 0] = t_idx
+            for k, rs, j in segments:
+                (i, t), cut, n = jobs[k], lengths[k], len(rs)
+                s_idx = torch.from_numpy(rs).to(points[i].device)
+                emb[j : j + n, :cut] = xs[i][:cut].to(emb.dtype)
+                pts[j : j + n, :cut] = points[i][s_idx, :cut].to(device, torch.float32)
+                valid[j : j + n, :cut] = True
+                batch.target[j : j + n, 0] = t
             pts.requires_grad_(True)
             hook.points, hook.valid = pts, valid
             with torch.enable_grad():
                 scores = engine._scores(batch)
                 (g,) = torch.autograd.grad(scores.sum(), pts)
             g = g.float().cpu()
-            for i, s_idx, t_idx, j in split:
-                grads[i][s_idx, t_idx] = g[j : j + len(s_idx), : items[i].length]
+            for k, rs, j in segments:
+                (i, t), cut = jobs[k], lengths[k]
+                grads[i][torch.from_numpy(rs), t, :cut] = g[j : j + len(rs), :cut]
     finally:
         hook.mode, hook.points, hook.valid = "read", None, None
     return grads
-

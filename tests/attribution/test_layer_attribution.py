@@ -145,3 +145,13 @@ def test_layer_scores_take_the_pooling_of_gradient_methods(classifier, tokenizer
     groups = e.to_item().elements.token_groups
     assert any(len(g) > 1 for g in groups)  # words of several word pieces
     np.testing.assert_allclose(e.scores[0], [token_scores[list(g)].max() for g in groups], atol=1e-6)
+
+
+def test_causal_lm_rows_are_cut_at_each_targets_position(causal_lm, tokenizer):
+    """A target at position p needs p + 1 tokens: the layer gradient rows stop there (as the input
+    gradients do), which changes no score (checked against captum above)."""
+    explainer = Explainer(causal_lm, tokenizer, method="layer_integrated_gradients", n_steps=4)
+    e = explainer.explain("the cat sat on", targets=" the mat today")[0]
+    item = e.to_item()
+    cut_tokens = sum(4 * (t.position + 1) for t in item.targets) + 2 * item.length  # + the 2 endpoint rows
+    assert explainer.forward_tokens == cut_tokens < 4 * len(item.targets) * item.length + 2 * item.length
