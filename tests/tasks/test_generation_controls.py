@@ -313,3 +313,19 @@ def test_the_adapter_generate_is_still_greedy(causal_lm, tokenizer):
 
     adapter = ModelAdapter(causal_lm, tokenizer)
     assert adapter.generate(_prompt_ids(tokenizer), max_new_tokens=5) == _cont(_explain(causal_lm, tokenizer))
+
+
+def test_step_scores_agree_with_inseq(causal_lm, tokenizer):
+    inseq = pytest.importorskip("inseq")
+    model = inseq.load_model(causal_lm, "saliency", tokenizer=tokenizer)
+    out = model.attribute("[CLS] the capital of france is", "[CLS] the capital of france is paris is a city",
+                          step_scores=["probability", "entropy"], show_progress=False)
+    attr = out.sequence_attributions[0]
+    ids = [t.id for t in attr.target]
+    n_prefix = len(ids) - len(attr.step_scores["probability"])  # inseq scores the tokens after its prefix
+    prefix, generated = ids[:n_prefix], ids[n_prefix:]
+    text = tokenizer.decode(prefix[1:])
+    expl = _explain(causal_lm, tokenizer, text, targets=generated, step_scores=True)
+    assert list(expl.token_ids[: len(prefix)]) == prefix  # the same context as inseq's
+    np.testing.assert_allclose(expl.step_scores["probability"], attr.step_scores["probability"].numpy(), rtol=1e-4)
+    np.testing.assert_allclose(expl.step_scores["entropy"], attr.step_scores["entropy"].numpy(), rtol=1e-4)
