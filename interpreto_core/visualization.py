@@ -413,17 +413,16 @@ _CSS_INTERACTIVE = """
 _JS = """(function(){
 var here=document.currentScript,
  root=here&&here.parentNode&&here.parentNode.closest?here.parentNode.closest('.itp'):null;
-root=root||document.querySelector('.itp');if(!root||root.classList.contains('itp-js'))return;
+if(!root){var all=document.querySelectorAll('.itp:not(.itp-js)');root=all.length?all[all.length-1]:null;}
+if(!root||root.classList.contains('itp-js'))return;
 root.classList.add('itp-js');
-function select(group,key){
- root.querySelectorAll('[data-group]').forEach(function(el){if(el.getAttribute('data-group')===group){
-  el.classList.toggle('itp-on',el.getAttribute('data-key')===key);}});
- root.querySelectorAll('[data-for]').forEach(function(el){if(el.getAttribute('data-for')===group){
-  var on=el.getAttribute('data-key')===key;el.classList.toggle('itp-on',on);
-  if(el.tagName==='BUTTON'){el.setAttribute('aria-pressed',on?'true':'false');}}});
-}
-var seen={};root.querySelectorAll('[data-group]').forEach(function(el){var g=el.getAttribute('data-group');
- if(!seen[g]){seen[g]=1;select(g,el.getAttribute('data-key'));}});
+var index={},order=[];
+root.querySelectorAll('[data-group],[data-for]').forEach(function(el){
+ var g=el.getAttribute('data-group')||el.getAttribute('data-for');
+ if(!index[g]){index[g]=[];order.push([g,el.getAttribute('data-key')]);}index[g].push(el);});
+function select(group,key){(index[group]||[]).forEach(function(el){var on=el.getAttribute('data-key')===key;
+ el.classList.toggle('itp-on',on);if(el.tagName==='BUTTON'){el.setAttribute('aria-pressed',on?'true':'false');}});}
+order.forEach(function(gk){select(gk[0],gk[1]);});
 root.addEventListener('click',function(ev){var el=ev.target.closest('[data-for]');
  if(el&&root.contains(el)){select(el.getAttribute('data-for'),el.getAttribute('data-key'));}});
 root.addEventListener('keydown',function(ev){var el=ev.target.closest('tr[data-for]');
