@@ -11,7 +11,7 @@ scored by our engine for every library, so they differ only by their estimator.
 Relative L2 error ||phi - phi_ref|| / ||phi_ref||, mean over texts and seeds; evaluations = rows the
 model scored; CPU s = process time (one thread). Needs ``pip install shap`` (not a dependency).
 
-    OMP_NUM_THREADS=1 python bench/bench_shapley.py            # ~12 min of CPU on one core
+    OMP_NUM_THREADS=1 python bench/bench_shapley.py            # 6 short, 2 long texts, 1 seed: ~5 min of CPU
     OMP_NUM_THREADS=1 python bench/bench_shapley.py --quick    # 2 short texts, 1 long, 1 seed
 """
 
@@ -144,15 +144,19 @@ def tiny_bert(tokenizer):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--short-texts", type=int, default=6)
+    ap.add_argument("--long-texts", type=int, default=2)
+    ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--out", default="bench/results/shapley.json")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    seeds = [0] if args.quick else [0, 1]
+    seeds = [0] if args.quick else list(range(args.seeds))
     results: dict[str, Any] = {"short": [], "long": []}
 
     # -- short texts: exact Shapley -----------------------------------------------------------------
     model, tokenizer = zoo.sentiment_classifier(progress=False)
-    texts = [s for s, _ in zoo.load_sst2(split="dev") if len(WORD.findall(s)) in (9, 10)][: 2 if args.quick else 8]
+    texts = [s for s, _ in zoo.load_sst2(split="dev") if len(WORD.findall(s)) in (9, 10)]
+    texts = texts[: 2 if args.quick else args.short_texts]
     methods = ["permutation_shap", "kernel_shap", "shap_permutation", "partition_shap", "shap_partition",
                "captum_svs"]
     budgets = [64, 128, 256]
@@ -182,9 +186,9 @@ def main() -> None:
         if len(WORD.findall(cur)) >= 190:
             long_texts.append(cur)
             cur = ""
-        if len(long_texts) == (1 if args.quick else 3):
+        if len(long_texts) == (1 if args.quick else args.long_texts):
             break
-    long_budgets = [1000, 2000]
+    long_budgets = [500, 1000]
     long_methods = ["permutation_shap", "kernel_shap", "shap_permutation", "partition_shap", "shap_partition"]
     for text in long_texts:
         _, _, _, e = ours(tiny, tokenizer, text, "partition_shap", 0, n_permutations=1)
