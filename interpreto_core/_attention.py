@@ -99,23 +99,34 @@ class AttributorContext:
     def model(self) -> Any:
         return self.adapter.model
 
+    @property
+    def encoder_decoder(self) -> bool:
+        """The model is an encoder-decoder: an item's ids are its source, then its decoder input."""
+        return bool(getattr(getattr(self.model, "config", None), "is_encoder_decoder", False))
+
+    def row_of(self, item: TaskItem, target: Any) -> int | None:
+        """The row of :meth:`attentions`' maps where ``target``'s output is read: its position (shifted
+        past the source for an encoder-decoder model), None for a target without one (a classifier)."""
+        if target.position is None:
+            return None
+        return int(target.position) + (int(item.layout.get("source_length", 0)) if self.encoder_decoder else 0)
+
     def attentions(self) -> list[np.ndarray]:
-        """Self-attention maps of each item: ``(n_layers, n_heads, L, L)`` float32, row ``q`` the
-        softmax weights of query position ``q`` over the key positions (rows sum to 1).
+        """Attention maps of each item over its tokens: ``(n_layers, n_heads, L, L)`` float32, row ``q``
+        the softmax weights of query position ``q`` over the key positions (rows sum to 1).
 
         The item's tokens go through the task's normal forward (``task.scores`` on the unmasked
         embeddings, ``output_attentions=True``) on an eager copy of the model; rows are packed
         ``batch_size`` at a time and cut to each item's length (padding is on the right and masked,
-        so the maps of the real tokens are those of the item alone). Encoder-decoder models are
-        refused (their maps split into encoder, decoder and cross attention).
+        so the maps of the real tokens are those of the item alone).
+
+        Encoder-decoder models (ids = S source tokens, then D decoder tokens), per decoder layer: a
+        decoder row holds the cross-attention over the source (columns ``:S``) and the decoder's
+        self-attention (columns ``S:``), so it sums to 2; a source row holds the encoder's
+        self-attention of the same layer index (zeros when the encoder has another number of layers
+        or heads).
         """
         model = self.model
-        if getattr(getattr(model, "config", None), "is_encoder_decoder", False):
-            raise InputError(
-                f"attention methods read one stack of self-attention maps; {type(model).__name__} is an "
-                "encoder-decoder model (encoder, decoder and cross attention): use a gradient or perturbation "
-                "method (integrated_gradients, occlusion ...) for it"
-            )
         twin = eager_copy(model)
         engine = engine_on(twin, self._engine)
         captured: list[Any] = []
@@ -124,7 +135,7 @@ class AttributorContext:
             return args, {**kwargs, "output_attentions": True}
 
         def keep(_module: Any, _args: Any, _kwargs: Any, output: Any) -> None:
-            captured.append(getattr(output, "attentions", None))
+            captured.append(output)
 
         items = self.items
         out: list[np.ndarray | None] = [None] * len(items)
@@ -140,13 +151,15 @@ class AttributorContext:
                         batch.target[j, : len(items[k].targets)] = torch.arange(len(items[k].targets))
                     captured.clear()
                     engine._scores(batch)
-                    maps = captured[-1] if captured else None
-                    if not maps or any(m is None for m in maps):
+                    output = captured[-1] if captured else None
+                    names = ("encoder_attentions", "decoder_attentions", "cross_attentions") if self.encoder_decoder \
+                        else ("attentions",)
+                    found: list[Any] = [getattr(output, n, None) or () for n in names]
+                    if any(not m or any(a is None for a in m) for m in found):
                         raise _refuse(model, "returned no attention maps with output_attentions=True")
-                    stacked = torch.stack([m.float() for m in maps], 1).cpu()  # (B, layers, heads, L, L)
+                    stacks = [torch.stack([a.float() for a in m], 1).cpu() for m in found]  # (B, layers, heads, ., .)
                     for k, _, j in segments:
-                        n = items[k].length
-                        out[k] = stacked[j, :, :, :n, :n].numpy()
+                        out[k] = _item_maps(items[k], j, stacks, self.encoder_decoder)
         finally:
             for h in hooks:
                 h.remove()
@@ -154,3 +167,20 @@ class AttributorContext:
         self._engine.rows += engine.rows
         self._engine.tokens += engine.tokens
         return [m for m in out if m is not None]
+
+
+def _item_maps(item: TaskItem, row: int, stacks: list[torch.Tensor], encoder_decoder: bool) -> np.ndarray:
+    """One item's ``(layers, heads, L, L)`` maps from the batch's stacks (row ``row``)."""
+    n = item.length
+    if not encoder_decoder:
+        return stacks[0][row, :, :, :n, :n].numpy()
+    encoder, decoder, cross = (s[row] for s in stacks)
+    src = int(item.layout.get("source_length", 0))
+    dec = n - src
+    layers, heads = decoder.shape[:2]
+    joint = torch.zeros((layers, heads, n, n))
+    joint[:, :, src:, :src] = cross[:, :, :dec, :src]
+    joint[:, :, src:, src:] = decoder[:, :, :dec, :dec]
+    if tuple(encoder.shape[:2]) == (layers, heads):
+        joint[:, :, :src, :src] = encoder[:, :, :src, :src]
+    return joint.numpy()

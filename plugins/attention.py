@@ -7,7 +7,9 @@ position where it has one (LMs: the position whose output predicts the token; to
 classification and masked LMs: the token itself); otherwise (sequence classifiers, QA) the first
 token ([CLS]) for a bidirectional encoder, the last token for a causal one (GPT-2 / Llama
 classifiers pool the last token). ``"first"``, ``"last"`` or ``"mean"`` (the mean over all query
-rows) force one. Attention is a view of the model, not a faithful attribution (Jain & Wallace,
+rows) force one. Encoder-decoder models: a target's row holds the decoder layer's cross-attention
+over the source and its self-attention over the decoder tokens before it (as inseq shows them), so
+it sums to 2. Attention is a view of the model, not a faithful attribution (Jain & Wallace,
 "Attention is not Explanation", NAACL 2019): use it beside gradient or perturbation methods.
 
 The maps come from the task's own forward on an eager-attention copy of the model (the user's
@@ -65,15 +67,16 @@ def is_causal(maps: np.ndarray) -> bool:
     return maps.shape[-1] > 1 and bool(np.all(np.triu(maps, k=1) == 0))
 
 
-def query_rows(matrix: np.ndarray, item: Any, query: str, causal: bool) -> np.ndarray:
+def query_rows(matrix: np.ndarray, item: Any, query: str, causal: bool, context: Any) -> np.ndarray:
     """``(T, L)``: for each target of ``item``, the row of ``matrix (L, L)`` read at its query position."""
     rows = []
     for target in item.targets:
         if query == "mean":
             rows.append(matrix.mean(0))
             continue
-        if query == "auto" and target.position is not None:
-            q = int(target.position)
+        row = context.row_of(item, target)
+        if query == "auto" and row is not None:
+            q = row
         elif query == "first" or (query == "auto" and not causal):
             q = 0
         else:
@@ -102,7 +105,7 @@ class AttentionWeights:
         for item, maps in zip(context.items, context.attentions(), strict=True):
             layer = check_layer("attention", self.layer, maps.shape[0])
             matrix = fuse_heads("attention", maps[layer], self.head)
-            out.append(query_rows(matrix, item, self.query, is_causal(maps)))
+            out.append(query_rows(matrix, item, self.query, is_causal(maps), context))
         return out
 
 

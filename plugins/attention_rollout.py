@@ -44,9 +44,14 @@ class AttentionRollout:
         self.query = check_query("attention_rollout", query)
 
     def attribute(self, context: Any) -> list[np.ndarray]:
+        if context.encoder_decoder:
+            raise InputError(f"attention_rollout multiplies one stack of self-attention maps; "
+                             f"{type(context.model).__name__} is an encoder-decoder model: use attention "
+                             "(cross-attention over the source) or a gradient method")
         out = []
         for item, maps in zip(context.items, context.attentions(), strict=True):
-            out.append(query_rows(rollout(maps, head=self.head, layer=self.layer), item, self.query, is_causal(maps)))
+            matrix = rollout(maps, head=self.head, layer=self.layer)
+            out.append(query_rows(matrix, item, self.query, is_causal(maps), context))
         return out
 
 

@@ -157,16 +157,41 @@ def test_a_model_loaded_eager_needs_no_switch(classifier, tokenizer):
                                atol=1e-6)
 
 
-def test_encoder_decoder_models_are_refused_clearly(tokenizer):
-    from transformers import BartConfig, BartForConditionalGeneration
+def _seq2seq(kind, tokenizer):
+    from transformers import BartConfig, BartForConditionalGeneration, T5Config, T5ForConditionalGeneration
 
-    config = BartConfig(d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
-                        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=64,
-                        vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
-                        eos_token_id=tokenizer.sep_token_id, decoder_start_token_id=tokenizer.cls_token_id)
-    model = BartForConditionalGeneration(config).eval()
-    with pytest.raises(InputError, match="encoder-decoder model.*use a gradient or perturbation method"):
-        explain(model, tokenizer, "a source text", targets="a target", method="attention")
+    torch.manual_seed(0)
+    common = {"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id,
+              "eos_token_id": tokenizer.sep_token_id, "decoder_start_token_id": tokenizer.cls_token_id}
+    if kind == "t5":
+        return T5ForConditionalGeneration(T5Config(d_model=32, d_ff=64, d_kv=16, num_layers=2, num_heads=2,
+                                                   initializer_factor=0.5, **common)).eval()
+    return BartForConditionalGeneration(BartConfig(
+        d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2, decoder_attention_heads=2,
+        encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=64, init_std=0.2, **common)).eval()
+
+
+@pytest.mark.parametrize("kind", ["bart", "t5"])
+def test_encoder_decoder_targets_read_cross_and_decoder_attention(tokenizer, kind):
+    """A target at decoder position j: the decoder layer's cross-attention row j over the source, and
+    its self-attention row j over the decoder tokens (as inseq shows them)."""
+    model = _seq2seq(kind, tokenizer)
+    e = explain(model, tokenizer, "a short source text", targets="the target text", method="attention",
+                granularity="token")[0]
+    item = e.to_item()
+    s = item.layout["source_length"]
+    with torch.no_grad():
+        out = _eager_twin(model)(input_ids=torch.tensor([item.ids[:s]]), decoder_input_ids=torch.tensor([item.ids[s:]]),
+                                 output_attentions=True)
+    cross, dec = out.cross_attentions[-1][0].mean(0).numpy(), out.decoder_attentions[-1][0].mean(0).numpy()
+    rows = np.stack([np.concatenate([cross[t.position], dec[t.position]]) for t in item.targets])
+    np.testing.assert_allclose(e.scores, _pool(rows, e), atol=1e-5)
+    assert np.all(e.scores[~item.visible] == 0)
+
+
+def test_rollout_refuses_encoder_decoder_models_clearly(tokenizer):
+    with pytest.raises(InputError, match="encoder-decoder model: use attention"):
+        explain(_seq2seq("bart", tokenizer), tokenizer, "a source text", targets="a target", method="attention_rollout")
 
 
 @pytest.mark.parametrize("params, message", [
