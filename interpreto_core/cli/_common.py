@@ -146,6 +146,9 @@ def route_params(pairs: list[str], methods: list[str], task: str | None = None
     own: dict[str, dict[str, Any]] = {m: {} for m in methods}
     for pair in pairs:
         key, text = _split_pair(pair)
+        if key in ("score", "progress"):
+            raise InputError(f"-p {pair}: {key} is not a method parameter; use --{key} instead"
+                             if key == "score" else f"-p {pair}: the command line draws its own progress bar")
         prefix, dot, rest = key.partition(".")
         if dot and prefix in reg.names("attribution"):
             if prefix not in own:

@@ -95,6 +95,7 @@ def test_accepted_parameters_come_from_the_registry():
     (["n_samples=abc"], "-p n_samples='abc' for lime (perturbator 'lime'): lime: n_samples must be an integer >= 2"),
     (["batch_size=0"], "batch_size must be a positive integer"),
     (["n_samples"], "-p takes KEY=VALUE or METHOD.KEY=VALUE"),
+    (["score=probability"], "-p score=probability: score is not a method parameter; use --score instead"),
 ])
 def test_bad_parameters_are_one_clear_error(pairs, message):
     with pytest.raises(InputError) as info:
