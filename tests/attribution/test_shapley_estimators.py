@@ -254,3 +254,19 @@ def test_permutation_shap_matches_captum_on_the_same_orders(classifier, tokenize
     ours = _explain(classifier, tokenizer, "permutation_shap", n_permutations=n, antithetic=False)
     assert not ours.extras["exact"]  # 12 * 6 + 2 < 128: sampled, on captum's orders
     torch.testing.assert_close(torch.tensor(ours.scores[0], dtype=torch.float32), ref, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["permutation_shap", "partition_shap"])
+@pytest.mark.parametrize("granularity", ["token", "word", "sentence"])
+def test_both_model_kinds_at_every_granularity(classifier, causal_lm, tokenizer, method, granularity):
+    texts = ["A gripping story. The ending fell flat!", "Dull."]
+    expl = interpreto_core.explain(classifier, tokenizer, texts, method=method, granularity=granularity,
+                                   targets=[[0, 2], 1], n_permutations=4)
+    assert [e.scores.shape for e in expl] == [(2, len(expl[0].elements)), (1, len(expl[1].elements))]
+    assert all(np.isfinite(e.scores).all() for e in expl) and np.abs(expl[0].scores).max() > 0
+    lm = interpreto_core.explain(causal_lm, tokenizer, "The cat sat. It purred", method=method,
+                                 granularity=granularity, max_new_tokens=3, n_permutations=4)[0]
+    assert lm.scores.shape == (3, len(lm.elements)) and np.isfinite(lm.scores).all()
+    assert np.abs(lm.scores).max() > 0
+    # an element after a target cannot move it: every one of its marginal gains is 0
+    np.testing.assert_allclose(lm.scores[~np.asarray(lm.visible, dtype=bool)], 0.0, atol=1e-6)
