@@ -27,7 +27,13 @@ import numpy as np
 
 from interpreto_core.plugin import AttributionRecipe, InputError, PerturbationPlan, TaskItem, hookimpl, split_elements
 from interpreto_plugins._checks import count, flag
-from interpreto_plugins.permutation_shap import MAX_EXACT_ELEMENTS, exact_shapley_pairs, marginal_plan, order_pairs
+from interpreto_plugins.permutation_shap import (
+    MAX_EXACT_ELEMENTS,
+    check_memory,
+    exact_shapley_pairs,
+    marginal_plan,
+    order_pairs,
+)
 
 
 def _shapley_weights(n: int) -> np.ndarray:
@@ -123,6 +129,7 @@ class OwenSampler:
         budget = self.n_permutations * (m - 1) + 2
         if m <= MAX_EXACT_ELEMENTS and exact_owen_rows(groups) <= budget:
             return marginal_plan(*exact_owen_pairs(groups, m), extras={**extras, "exact": True})
+        check_memory("partition_shap", self.n_permutations, m)
         orders = group_orders(groups, m, self.n_permutations, self.antithetic, rng)
         return marginal_plan(*order_pairs(orders), extras={**extras, "exact": False})
 

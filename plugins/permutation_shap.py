@@ -17,14 +17,37 @@ captum's ``ShapleyValueSampling`` is the same estimator without antithetic pairs
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
-from interpreto_core.plugin import AttributionRecipe, PerturbationPlan, hookimpl
+from interpreto_core.plugin import AttributionRecipe, InputError, PerturbationPlan, hookimpl
 from interpreto_plugins._checks import count, flag
 
 #: exact enumeration is never tried above this many elements (2**20 rows)
 MAX_EXACT_ELEMENTS = 20
+
+
+def available_memory() -> int | None:
+    """Bytes of physical memory free now (Linux), None when unknown."""
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(part: str, n_permutations: int, n_elements: int) -> None:
+    """Refuse, before allocating, a plan whose masks cannot fit in memory (about 10 bytes an entry:
+    the coalition pairs, their packed keys and the float32 masks)."""
+    need = 10 * n_permutations * n_elements * n_elements
+    available = available_memory()
+    if available is not None and need > available:
+        fit = max(int(n_permutations * available / need), 1)
+        raise InputError(
+            f"{part}: n_permutations={n_permutations} on {n_elements} elements needs about {need / 2**30:.1f} GiB "
+            f"for its masks, but only {available / 2**30:.1f} GiB of memory is free: lower n_permutations (at most "
+            f"about {fit}) or use a coarser granularity"
+        )
 
 
 def marginal_plan(without: np.ndarray, element: np.ndarray, weight: np.ndarray, *, extras: dict) -> PerturbationPlan:
@@ -89,6 +112,7 @@ class PermutationSampler:
         budget = self.n_permutations * (m - 1) + 2
         if m <= MAX_EXACT_ELEMENTS and 2**m <= budget:
             return marginal_plan(*exact_shapley_pairs(m), extras={"exact": True})
+        check_memory("permutation_shap", self.n_permutations, m)
         orders = random_orders(m, self.n_permutations, self.antithetic, rng)
         return marginal_plan(*order_pairs(orders), extras={"exact": False})
 

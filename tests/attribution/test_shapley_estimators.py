@@ -123,6 +123,15 @@ def test_bad_parameters_are_refused():
         OwenSampler(groups=0)
 
 
+def test_a_plan_too_big_for_memory_is_refused_before_allocating(monkeypatch):
+    monkeypatch.setattr(permutation_shap, "available_memory", lambda: 2**30)  # 1 GiB free
+    with pytest.raises(interpreto_core.InputError, match=r"n_permutations=5000 on 200 elements .* about 2684\)"):
+        PermutationSampler(n_permutations=5000).plan(200, rng=np.random.default_rng(0))  # 2 GB
+    with pytest.raises(interpreto_core.InputError, match="partition_shap: n_permutations=5000"):
+        OwenSampler(n_permutations=5000, groups=20).plan(200, rng=np.random.default_rng(0))
+    assert len(PermutationSampler(n_permutations=20).plan(200, rng=np.random.default_rng(0)).masks) > 0
+
+
 # -- partition_shap (Owen values): the game math ---------------------------------------------------
 def test_owen_of_the_majority_game_by_hand():
     # v(S) = 1 when |S| >= 2, groups {0, 1} and {2}. Groups: v(A) = 1, v(B) = 0, v(AB) = 1, so A gets
