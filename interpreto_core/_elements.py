@@ -160,7 +160,8 @@ def custom_segments(inputs: Sequence[Any], segments: Any, granularity: str = "cu
             text, spans = raw, segment_spans(raw, spec)
         elif isinstance(raw, tuple | list) and len(raw) == 2 and all(isinstance(t, str) for t in raw):
             if isinstance(spec, str) or not isinstance(spec, Sequence) or len(spec) != 2 or any(
-                    isinstance(s, str) or _is_int(s) for s in spec):
+                    isinstance(s, str) or _is_int(s) or (isinstance(s, Sequence) and len(s) == 2 and all(
+                        _is_int(x) for x in s)) for s in spec):
                 raise InputError(f"input {i} is a (text_a, text_b) pair: give its segments as a pair of lists, one per "
                                  f"text, e.g. (['first part', ' of a'], ['b']); got {spec!r:.60}")
             a, b = raw

@@ -152,8 +152,12 @@ def test_pair_classifier_takes_one_segment_list_per_text(classifier, tokenizer):
             masked = classifier(input_ids=torch.tensor([_masked(ids, g, tokenizer.mask_token_id)]),
                                 token_type_ids=types).logits[0]
             assert e.scores[0, k] == pytest.approx(float(full[c] - masked[c]), abs=1e-5)
-    with pytest.raises(InputError, match="pair of lists, one per text"):
-        itp.explain(classifier, tokenizer, pair, method="occlusion", segments=["a man", " plays"])
+    for flat in (["a man", " plays"], [(0, 5), (5, 20)]):
+        with pytest.raises(InputError, match="pair of lists, one per text"):
+            itp.explain(classifier, tokenizer, pair, method="occlusion", segments=flat)
+    # spans work per side too
+    spans = itp.explain(classifier, tokenizer, pair, method="occlusion", segments=([(2, 5)], [(0, 7)]))[0]
+    assert spans.elements == ("man", "someone") and spans.segments == (0, 1)
 
 
 def test_causal_lm_prompt_segments(causal_lm, tokenizer):
