@@ -107,7 +107,7 @@ def method_params(method: str, task: str | None = None) -> tuple[list[str], dict
 
     The task's parameters are those of ``task`` when it is known (``--task``, or the model folder's
     config), else those of every registered task."""
-    from .._attribution import ENGINE_PARAMS, LEGACY_ENGINE_PARAMS
+    from .._attribution import ENGINE_PARAMS, LAYER_PARAMS, LEGACY_ENGINE_PARAMS
     from .._registry import get_registry
 
     reg = get_registry()
@@ -120,6 +120,8 @@ def method_params(method: str, task: str | None = None) -> tuple[list[str], dict
             parts.setdefault(key, (kind, part.name, part.obj))
     tasks = [reg.get("task", task)] if task is not None else reg.list_methods("task")
     names = set(parts) | set(ENGINE_PARAMS) | set(LEGACY_ENGINE_PARAMS) | {"mode"}
+    if recipe.family == "gradient":  # layer attribution: -p layer=3
+        names |= set(LAYER_PARAMS)
     for task_rec in tasks:
         names |= set(task_rec.params)
     names.discard("progress")  # the command line draws its own progress bar; --score sets the score

@@ -155,3 +155,12 @@ def test_causal_lm_rows_are_cut_at_each_targets_position(causal_lm, tokenizer):
     item = e.to_item()
     cut_tokens = sum(4 * (t.position + 1) for t in item.targets) + 2 * item.length  # + the 2 endpoint rows
     assert explainer.forward_tokens == cut_tokens < 4 * len(item.targets) * item.length + 2 * item.length
+
+
+def test_the_command_line_takes_layer_for_gradient_methods():
+    from interpreto_core.cli._common import method_params
+
+    assert {"layer", "layer_units"} <= set(method_params("integrated_gradients")[0])
+    assert {"layer", "layer_units"} <= set(method_params("layer_integrated_gradients")[0])
+    assert "layer_units" not in method_params("occlusion")[0]
+    assert "layer" in method_params("attention")[0] and "layer_units" not in method_params("attention")[0]
