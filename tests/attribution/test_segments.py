@@ -288,10 +288,8 @@ def test_segment_count_and_granularity_errors(classifier, tokenizer):
     np.testing.assert_allclose(two[0].scores, two[1].scores)
 
 
-def test_truncated_segments_are_named(tokenizer):
-    from tests.attribution.conftest import LinearBagForSequenceClassification
-
-    model = LinearBagForSequenceClassification(len(tokenizer)).eval()
+def test_truncated_segments_are_named(linear_model, tokenizer):
+    model = linear_model  # 64 positions
     text = " ".join(["word"] * 70)
     with pytest.warns(UserWarning, match="truncated"), pytest.raises(InputError, match="after the last token"):
         itp.explain(model, tokenizer, text, method="occlusion", segments=[text[:320], text[320:]])
