@@ -386,7 +386,12 @@ class Explainer:
         elif self.recipe.family == "direct":
             results = self._run_direct(engine, items, score)
         else:
-            results = self._run_gradient(engine, items)
+            run = self._gradient_engine(engine, items)
+            results = self._run_gradient(run, items)
+            if run is not engine:  # checkpointed copy: its passes count as this call's
+                engine.forward_calls, engine.rows, engine.tokens = run.forward_calls, run.rows, run.tokens
+                for _, extras in results:
+                    extras["gradient_checkpointing"] = True
         self.forward_calls, self.forward_rows = engine.forward_calls, engine.rows
         params = self.parameters | {"score": score.name}
         return [Explanation.from_item(item, scores, extras, method=self.method_name, parameters=params,
@@ -460,6 +465,23 @@ class Explainer:
         return results
 
     # -- gradients --------------------------------------------------------------------------------
+    def _gradient_engine(self, engine: Engine, items: list[TaskItem]) -> Engine:
+        """``engine``, or one on a checkpointed copy of the model when, under ``batch_size="auto"``,
+        a single gradient row would hold more than the memory budget (interpreto_core/_checkpoint.py)."""
+        if not engine.auto or self.engine_params.get("layer") is not None or not items:
+            return engine
+        from ._checkpoint import checkpointed_copy, needs_checkpointing
+
+        longest = max(engine.row_length(it, [t]) for it in items for t in range(len(it.targets)))
+        size = torch.empty((), dtype=self.adapter.dtype).element_size()
+        if not needs_checkpointing(self.adapter.model, longest, engine.memory_budget, size):
+            return engine
+        from ._attention import engine_on
+
+        run = engine_on(checkpointed_copy(self.adapter.model), engine)
+        run.progress, run.desc = engine.progress, engine.desc
+        return run
+
     def _run_gradient(self, engine: Engine, items: list[TaskItem]) -> list[tuple[np.ndarray, dict[str, Any]]]:
         if self.engine_params.get("layer") is not None:  # at a split point: interpreto_core/_layers.py
             from ._layers import run_layer_gradient
