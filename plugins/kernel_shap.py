@@ -6,6 +6,12 @@ With ``n_samples >= 2**M`` every coalition is enumerated and the result is the e
 value; otherwise whole coalition sizes are enumerated while the budget allows and the remaining
 sizes are sampled from the kernel distribution (probability proportional to
 (M - 1) / (|z| (M - |z|)), paired with their complements), as the shap library does.
+
+``n_samples="auto"`` adds complementary pairs round after round until the relative bootstrap
+standard error max_t ||se_t|| / ||phi_t|| is at most ``tolerance`` (default 0.05) or ``max_samples``
+rows (default 2048) are used. Measured on 30 SST-2 dev texts of 6-11 words (bench/bench_sampling_budgets.py,
+docs/benchmarks.md), mean relative L2 error vs exact Shapley: default 200 samples 0.026 (shap 0.027,
+captum 0.123 at the same evaluations); ``"auto"`` 0.040 with 133 evaluations (reported se 0.034).
 """
 
 from __future__ import annotations
@@ -224,6 +230,9 @@ def interpreto_register_attribution(register):
     register(
         AttributionRecipe(perturbator="kernel_shap", aggregator="shapley_regression"),
         name="kernel_shap",
-        summary="KernelSHAP: Shapley values by kernel-weighted regression; scores sum to f(x) - f(empty).",
+        summary="KernelSHAP: Shapley values by kernel-weighted regression; scores sum to f(x) - f(empty). Measured "
+        "(30 SST-2 dev texts of 6-11 words, MiniLM SST-2, vs exact Shapley): the default n_samples=200 has a mean "
+        "relative L2 error of 0.026 (shap's KernelExplainer 0.027, captum 0.123 at the same evaluations); "
+        "n_samples='auto' (tolerance 0.05, bootstrap se) 0.040 with 133 evaluations on average.",
         reference="Lundberg & Lee, A Unified Approach to Interpreting Model Predictions, NeurIPS 2017",
     )

@@ -4,6 +4,12 @@ Masks remove a uniformly drawn number of elements; sample z gets the weight
 pi(z) = sqrt(exp(-d(z)^2 / width^2)) with d the cosine distance between z and the all-ones mask
 (as in the reference implementation's text explainer), and the scores are the coefficients of
 a weighted ridge regression  min_b  sum_z pi(z) (f(z) - b0 - b.z)^2 + alpha |b|^2.
+
+``n_samples="auto"`` adds masks round after round until the relative bootstrap standard error of the
+coefficients max_t ||se_t|| / ||b_t|| is at most ``tolerance`` (default 0.1: 0.05 costs about 1,100
+rows a text) or ``max_samples`` (default 2048). Measured on 30 SST-2 dev texts of 6-11 words
+(bench/bench_sampling_budgets.py), mean relative L2 distance to a 20,000-sample run: default 200
+samples 0.124; ``"auto"`` 0.101 with 442 evaluations (tolerance 0.05: 0.050 with 1,086).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from interpreto_plugins._sampling import (
 
 #: n_samples="auto": the first round's rows (at least 4 per element), the default tolerance and cap
 AUTO_START = 64
-AUTO_TOLERANCE, AUTO_MAX = 0.05, 2048
+AUTO_TOLERANCE, AUTO_MAX = 0.1, 2048
 
 
 class LimeMasks:
@@ -120,6 +126,9 @@ def interpreto_register_attribution(register):
     register(
         AttributionRecipe(perturbator="lime", aggregator="lime_regression"),
         name="lime",
-        summary="LIME: weighted linear surrogate on random masks (n_samples forwards).",
+        summary="LIME: weighted linear surrogate on random masks (n_samples forwards). Measured (30 SST-2 dev texts "
+        "of 6-11 words, MiniLM SST-2): the default n_samples=200 is at a mean relative L2 distance of 0.124 from a "
+        "100x (20,000-sample) run; n_samples='auto' (tolerance 0.1, bootstrap se) 0.101 with 442 evaluations on "
+        "average.",
         reference="Ribeiro et al., 'Why Should I Trust You?', KDD 2016",
     )
