@@ -290,13 +290,13 @@ class Explainer:
         } | provenance
         self.forward_calls = 0  # forward passes of the last explain() call
         self.forward_rows = 0  # rows (inputs) those passes carried
+        self.forward_tokens = 0  # real (unpadded) tokens those rows carried
 
     def _check_engine_params(self) -> None:
         p = self.engine_params
         check_batch_size(p["batch_size"])
         if p["baseline"] is None:
             p["baseline"] = "auto" if self.recipe.family == "perturbation" else "zero"
-        self.forward_tokens = 0  # real (unpadded) tokens those rows carried
         self.adapter.baseline_vector(p["baseline"])  # validates early
         if p["reduction"] not in REDUCTIONS:
             raise InputError(f"unknown reduction {p['reduction']!r}; choose one of {', '.join(REDUCTIONS)}")
@@ -393,6 +393,7 @@ class Explainer:
                 for _, extras in results:
                     extras["gradient_checkpointing"] = True
         self.forward_calls, self.forward_rows = engine.forward_calls, engine.rows
+        self.forward_tokens = engine.tokens
         params = self.parameters | {"score": score.name}
         return [Explanation.from_item(item, scores, extras, method=self.method_name, parameters=params,
                                       versions=self.versions, task=self.task.name, score=score.name)
@@ -408,7 +409,6 @@ class Explainer:
     def _generator(self, item: TaskItem) -> torch.Generator:
         return torch.Generator().manual_seed(int(self._rng(item).integers(2**62)))
 
-        self.forward_tokens = engine.tokens
     # -- perturbation -----------------------------------------------------------------------------
     def _run_perturbation(self, engine: Engine, items: list[TaskItem]) -> list[tuple[np.ndarray, dict[str, Any]]]:
         baseline = self.adapter.baseline_vector(self.engine_params["baseline"])
@@ -517,10 +517,18 @@ class Explainer:
 
             runs = run_adaptive(self.first, self.aggregator, engine, items, xs)
             plans, grads = [r[0] for r in runs], [r[1] for r in runs]
+        elif callable(getattr(self.aggregator, "stream", None)):
+            # the aggregator sums each pass's gradients as they come: one pass's worth is held
+            streams = [self.aggregator.stream(pl, len(it.targets)) for pl, it in zip(plans, items, strict=True)]
+            engine.gradients(items, [pl.points for pl in plans],
+                             sink=lambda i, t, s_idx, g: streams[i].add(s_idx, t, g))
+            grads = [st.result() for st in streams]
+            runs = [None] * len(items)
         else:
             grads = engine.gradients(items, [pl.points for pl in plans])
         results = []
         agg_name = self._records["agg"].qualified_name
+        streamed = not adaptive and callable(getattr(self.aggregator, "stream", None))
         for item, plan, g, (x, b), run in zip(items, plans, grads, xs, runs, strict=True):
             if run is not None or streamed:
                 token_attr = g  # (T, L, H), aggregated already
@@ -536,18 +544,10 @@ class Explainer:
             extras: dict[str, Any] = dict(plan.info.get("extras", {}))
             f_delta = None
             if run is not None:
-        elif callable(getattr(self.aggregator, "stream", None)):
-            # the aggregator sums each pass's gradients as they come: one pass's worth is held
-            streams = [self.aggregator.stream(pl, len(it.targets)) for pl, it in zip(plans, items, strict=True)]
-            engine.gradients(items, [pl.points for pl in plans],
-                             sink=lambda i, t, s_idx, g: streams[i].add(s_idx, t, g))
-            grads = [st.result() for st in streams]
-            runs = [None] * len(items)
                 extras.update(run[2])
                 f_delta = np.asarray(extras.pop("f_delta"))
             if self.engine_params["completeness_delta"]:
                 if f_delta is None:
-        streamed = not adaptive and callable(getattr(self.aggregator, "stream", None))
                     out = engine.point_scores(item, [x, b])
                     f_delta = out[0] - out[1]
                 visible_sum = np.where(item.visible, scores, 0.0).sum(axis=1)

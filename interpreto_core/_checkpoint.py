@@ -27,7 +27,7 @@ def needs_checkpointing(model: Any, longest_row: int, budget: int, itemsize: int
 
 def _block_lists(model: torch.nn.Module) -> list[torch.nn.ModuleList]:
     """Every stack of same-class blocks (an encoder's and a decoder's layers), outermost first."""
-    stacks = []
+    stacks: list[torch.nn.ModuleList] = []
     for module in model.modules():
         if isinstance(module, torch.nn.ModuleList) and len(module) >= 2 and len({type(m) for m in module}) == 1:
             if not any(module is s or any(module is sub for sub in s.modules()) for s in stacks):
