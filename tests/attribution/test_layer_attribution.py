@@ -164,3 +164,27 @@ def test_the_command_line_takes_layer_for_gradient_methods():
     assert {"layer", "layer_units"} <= set(method_params("layer_integrated_gradients")[0])
     assert "layer_units" not in method_params("occlusion")[0]
     assert "layer" in method_params("attention")[0] and "layer_units" not in method_params("attention")[0]
+
+
+def test_layer_ig_equals_captum_on_a_llama_block_module(llama_lm, tokenizer):
+    e = explain(llama_lm, tokenizer, "the cat sat", targets=" on the", method="layer_integrated_gradients",
+                layer="model.layers.1.mlp", baseline="pad", layer_units=True, n_steps=8, granularity="token")[0]
+    item = e.to_item()
+    ids, base = _captum_inputs(item, tokenizer)
+    for t, target in enumerate(item.targets):
+        def log_prob(i, target=target):
+            logits = llama_lm(input_ids=i, attention_mask=torch.ones_like(i)).logits
+            return torch.log_softmax(logits[:, target.position], -1)[:, target.index]
+
+        ref = LayerIntegratedGradients(log_prob, llama_lm.model.layers[1].mlp).attribute(ids, baselines=base, n_steps=8)
+        np.testing.assert_allclose(e.extras["layer_attributions"][t], ref[0].detach().numpy(), atol=1e-5)
+
+
+def test_layer_explanations_round_trip_through_json(classifier, tokenizer, tmp_path):
+    from interpreto_core import Explanation
+
+    e = explain(classifier, tokenizer, TEXTS[1], method="layer_integrated_gradients", layer_units=True, n_steps=4)[0]
+    back = Explanation.from_json(e.to_json())
+    np.testing.assert_allclose(np.asarray(back.extras["layer_attributions"]), e.extras["layer_attributions"],
+                               atol=1e-6)
+    assert back.parameters["layer"] == "bert.encoder.layer.0" and np.allclose(back.scores, e.scores)
