@@ -1,13 +1,15 @@
 """TCAV on a real classifier: MiniLM-L6 with an AG News head, CAVs of the four AG News classes.
 
 The classifier: MiniLM's encoder (frozen, as shipped) and a linear head fitted by logistic regression
-on its pooled output for 200 AG News texts (50 per class); its accuracy is measured on the other 200.
-The CAVs of World / Sports / Business / Sci/Tech are probes on the mean activation of a block over the
-same 200 training texts; TCAV counts, among the 50 held-out texts of class k, those whose class-k logit
-increases along the CAV; p-values from 10 concept runs vs 10 random runs (Welch t-test).
+on its pooled output for 200 AG News texts (every other one); its accuracy is measured on the other 200.
+The CAVs of World / Sports / Business / Sci/Tech are probes on the mean activation of a block (or its
+[CLS] row: --granularity first_token) over the same 200 training texts; TCAV counts, among the
+held-out texts of class k (46 to 54), those whose class-k logit increases along the CAV; p-values
+from 10 concept runs vs 10 random runs (Welch t-test).
 Process CPU time, one torch thread; results to bench/results/concepts_tcav.json.
 
     OMP_NUM_THREADS=1 python bench/concepts_tcav.py --layers 3 5
+    OMP_NUM_THREADS=1 python bench/concepts_tcav.py --layers 3 5 --granularity first_token --out ...json
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--layers", nargs="+", type=int, default=[3, 5])
     ap.add_argument("--n-random", type=int, default=10)
+    ap.add_argument("--granularity", default="sample", help="sample (mean of the real tokens) or first_token ([CLS])")
+    ap.add_argument("--shuffle-labels", action="store_true", help="control: concept labels permuted at random")
     ap.add_argument("--out", default="bench/results/concepts_tcav.json")
     args = ap.parse_args()
 
@@ -68,13 +72,17 @@ def main() -> None:
 
     results = {"head_accuracy": accuracy, "head_cpu_seconds": head_seconds, "n_random": args.n_random, "layers": {}}
     concept_labels = [AG_NEWS_LABELS[y] for _, y in train]
+    if args.shuffle_labels:  # the control: no concept left, only label names
+        concept_labels = list(np.random.default_rng(0).permutation(concept_labels))
+    results["shuffled_labels"] = args.shuffle_labels
     for layer in args.layers:
         split = SplitModel(model, tok, split_points=layer)
         cpu = time.process_time()
         res = tcav(split, [t for t, _ in train], concept_labels, eval_texts=[t for t, _ in held],
-                   eval_labels=[y for _, y in held], n_random=args.n_random, granularity="sample", batch_size=16,
-                   progress=False)
+                   eval_labels=[y for _, y in held], n_random=args.n_random, granularity=args.granularity,
+                   batch_size=16, progress=False)
         seconds = time.process_time() - cpu
+        results["granularity"] = args.granularity
         results["layers"][str(layer)] = res.to_json() | {"cpu_seconds": seconds}
         print(f"\nlayer {layer} ({res.split_point}): {seconds:.1f} s CPU; CAV probe held-out accuracy: "
               + ", ".join(f"{k} {v:.2f}" for k, v in res.accuracy.items()))

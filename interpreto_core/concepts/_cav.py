@@ -10,10 +10,13 @@ trained on (all real tokens; the first / last one for ``first_token`` / ``last_t
     TCAV_{c,k} = |{x in X_k : S_{c,k}(x) > 0}| / |X_k|
 
 with X_k the inputs of class k (``eval_labels``) or every input. Significance: the score is
-recomputed with ``n_random`` CAVs of c trained against different random negative rows, and with
-``n_random`` CAVs trained on two random sets of rows (no concept); a two-sided t-test between
-the two sets of scores gives the p-value (a concept whose scores are no different from random
-directions has a large p-value). All directions share one forward pass and one backward pass
+recomputed with ``n_random`` CAVs of c, each trained on a random half of c's rows against as many
+random other rows, and with ``n_random`` CAVs trained on two random sets of rows of that size (no
+concept); a two-sided Welch t-test between the two sets of scores gives the p-value. A concept
+whose direction does not survive resampling scores like random directions: large p-value. (With
+the whole concept set in every run, as in Kim et al., the runs of even a random label set share
+one direction, and a near-linear model's scores saturate at 0 or 1: a fixed random set then looks
+significant.) All directions share one forward pass and one backward pass
 per class and batch.
 """
 
@@ -218,6 +221,7 @@ def tcav(
         The probes' inverse regularisation.
     """
     import time
+    import warnings
 
     from ._learner import make_learner
     from ._split import SplitModel
@@ -245,7 +249,7 @@ def tcav(
     for name in names:
         pos = np.flatnonzero(np.array([str(v) == name for v in y]))
         neg = np.setdiff1d(np.arange(len(y)), pos)
-        size = min(len(pos), len(neg))
+        size = max(1, min(len(pos) // 2, len(neg)))  # a random half of the concept's rows per run
         for _ in range(n_random):
             rows = np.concatenate([rng.choice(pos, size, replace=False), rng.choice(neg, size, replace=False)])
             target = np.r_[np.ones(size), np.zeros(size)]
@@ -273,6 +277,10 @@ def tcav(
                 else np.asarray([int(v) == k for v in eval_labels]))
         if not keep.any():
             raise InputError(f"no evaluated text has class {k} in eval_labels")
+        if not np.any(sens[t][keep]):
+            warnings.warn(f"TCAV: the class {k} score does not move along any direction at {point} from the "
+                          f"{granularity} positions (every derivative is 0): at a [CLS]-pooled classifier's last "
+                          "block use granularity='first_token'", stacklevel=2)
         positive = (sens[t][keep] > 0).mean(0)  # (M,) TCAV score of each direction
         for c, name in enumerate(names):
             runs = positive[n_c + c * n_random : n_c + (c + 1) * n_random]

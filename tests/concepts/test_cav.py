@@ -123,3 +123,13 @@ def test_tcav_errors(classifier, tokenizer):
         tcav(split, TEXTS, LABELS, n_random=1, progress=False)
     with pytest.raises(InputError, match="SplitModel"):
         tcav(classifier, TEXTS, LABELS, progress=False)
+
+
+def test_tcav_warns_when_the_score_does_not_depend_on_the_moved_positions(classifier, tokenizer):
+    # BERT classifies from [CLS] only: after the last block, moving the other tokens changes nothing
+    split = SplitModel(classifier, tokenizer, split_points=1)
+    with pytest.warns(UserWarning, match="granularity='first_token'"):
+        res = tcav(split, TEXTS, LABELS, n_random=2, targets=[0], progress=False)
+    assert all(s.score == 0.0 for s in res.scores)
+    first = tcav(split, TEXTS, LABELS, n_random=2, targets=[0], granularity="first_token", progress=False)
+    assert any(s.score > 0 for s in first.scores)
