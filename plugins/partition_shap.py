@@ -16,7 +16,9 @@ group, Owen values are Shapley values.
 
 Groups: ``"sentence"`` (default) groups the elements by sentence (and by segment: the two texts of
 a pair, chat messages); an integer k groups k consecutive elements. At ``granularity="word"`` the
-hierarchy is sentence -> word.
+hierarchy is sentence -> word; at ``granularity="token"`` it is sentence -> word -> token (a word's
+tokens are consecutive too: the level-structure value of Winter, 1989, which is Owen's applied at each
+level; sampled only, ``extras["words"]`` lists the words).
 """
 
 from __future__ import annotations
@@ -86,19 +88,42 @@ def exact_owen_rows(groups: list[list[int]]) -> int:
 
 
 def group_orders(groups: list[list[int]], n_elements: int, n_permutations: int, antithetic: bool,
-                 rng: np.random.Generator) -> np.ndarray:
-    """(n_permutations, E) orders in which each group's elements are consecutive: a uniform order of
-    the groups, a uniform order inside each; with ``antithetic`` every other one is the reverse."""
+                 rng: np.random.Generator, words: list[list[int]] | None = None) -> np.ndarray:
+    """(n_permutations, E) orders in which each group's elements are consecutive (and, given ``words``, a
+    partition finer than the groups, each word's elements too): a uniform order of the groups, of the
+    words inside each, of the elements inside each word; with ``antithetic`` every other one is the reverse."""
     n_draw = (n_permutations + 1) // 2 if antithetic else n_permutations
     group_of = np.empty(n_elements, dtype=np.int64)
     for k, g in enumerate(groups):
         group_of[g] = k
+    word_of = np.arange(n_elements)
+    for w, members in enumerate(words or []):
+        word_of[members] = w
     rank = rng.permuted(np.tile(np.arange(len(groups)), (n_draw, 1)), axis=1)  # (P, m) rank of each group
-    keys = rank[:, group_of] + rng.random((n_draw, n_elements))  # a group's elements share its integer part
-    drawn = np.argsort(keys, axis=1)
+    word_key = rng.random((n_draw, n_elements))[:, word_of]  # a word's elements share a key: they stay together
+    leaf_key = rng.random((n_draw, n_elements))
+    drawn = np.lexsort((leaf_key, word_key, rank[:, group_of]), axis=-1)  # last key first: groups, words, leaves
     if not antithetic:
         return drawn
     return np.stack([drawn, drawn[:, ::-1]], axis=1).reshape(-1, n_elements)[:n_permutations]
+
+
+def word_groups(item: TaskItem, groups: list[list[int]]) -> list[list[int]]:
+    """The item's elements (tokens) grouped by word, each word inside one of ``groups``."""
+    el = item.elements
+    n = len(el)
+    spans = [s if s is not None else (0, 0) for s in el.spans]
+    words = split_elements(text=item.text, tokens=list(el.texts), special=[False] * n, offsets=spans,
+                           granularity="word")
+    word_of = [-1 - e for e in range(n)]
+    for w, members in enumerate(words.token_groups):
+        for e in members:
+            word_of[e] = w
+    group_of = {e: k for k, g in enumerate(groups) for e in g}
+    keys: dict[tuple[int, int], list[int]] = {}
+    for e in range(n):
+        keys.setdefault((group_of[e], word_of[e]), []).append(e)
+    return sorted(keys.values(), key=lambda w: w[0])
 
 
 class OwenSampler:
@@ -125,12 +150,20 @@ class OwenSampler:
     def plan(self, n_elements: int, *, rng: np.random.Generator, item: TaskItem | None = None) -> PerturbationPlan:
         m = n_elements
         groups = self.element_groups(m, item)
-        extras = {"groups": [list(g) for g in groups]}
+        extras: dict = {"groups": [list(g) for g in groups]}
+        words = None
+        if (self.groups == "sentence" and item is not None and len(item.elements) == m
+                and item.elements.granularity in ("token", "all_tokens")):
+            words = word_groups(item, groups)  # tokens: sentence -> word -> token
+            if all(len(w) == 1 for w in words):
+                words = None
+            else:
+                extras["words"] = words
         budget = self.n_permutations * (m - 1) + 2
-        if m <= MAX_EXACT_ELEMENTS and exact_owen_rows(groups) <= budget:
+        if words is None and m <= MAX_EXACT_ELEMENTS and exact_owen_rows(groups) <= budget:
             return marginal_plan(*exact_owen_pairs(groups, m), extras={**extras, "exact": True})
         check_memory("partition_shap", self.n_permutations, m)
-        orders = group_orders(groups, m, self.n_permutations, self.antithetic, rng)
+        orders = group_orders(groups, m, self.n_permutations, self.antithetic, rng, words)
         return marginal_plan(*order_pairs(orders), extras={**extras, "exact": False})
 
 

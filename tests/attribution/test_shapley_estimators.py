@@ -279,3 +279,48 @@ def test_both_model_kinds_at_every_granularity(classifier, causal_lm, tokenizer,
     assert np.abs(lm.scores).max() > 0
     # an element after a target cannot move it: every one of its marginal gains is 0
     np.testing.assert_allclose(lm.scores[~np.asarray(lm.visible, dtype=bool)], 0.0, atol=1e-6)
+
+
+def consistent_value(game, hierarchy: list[list[list[int]]]) -> np.ndarray:
+    """Mean marginal gain over every order keeping each group and each word consecutive (enumerated)."""
+    m = sum(len(w) for g in hierarchy for w in g)
+    blocks = [{e for w in g for e in w} for g in hierarchy] + [set(w) for g in hierarchy for w in g]
+    phi, count = np.zeros(m), 0
+    for order in itertools.permutations(range(m)):
+        position = {e: i for i, e in enumerate(order)}
+        if any(max(position[e] for e in b) - min(position[e] for e in b) != len(b) - 1 for b in blocks):
+            continue
+        count += 1
+        for i, e in enumerate(order):
+            phi[e] += game(set(order[:i]) | {e}) - game(set(order[:i]))
+    return phi / count
+
+
+def test_three_levels_sentence_word_token():
+    hierarchy = [[[0, 1], [2]], [[3, 4, 5]]]  # two sentences; words {0, 1}, {2}, {3, 4, 5}
+    groups, words = [[0, 1, 2], [3, 4, 5]], [[0, 1], [2], [3, 4, 5]]
+    orders = partition_shap.group_orders(groups, 6, 400, True, np.random.default_rng(0), words)
+    for o in orders:
+        position = {e: i for i, e in enumerate(o)}
+        for block in groups + words:
+            assert max(position[e] for e in block) - min(position[e] for e in block) == len(block) - 1
+    assert len({tuple(o) for o in orders}) == 2 * (2 * 2) * 6  # every consistent order is drawn
+    game = random_game(6, seed=7)
+    truth = consistent_value(game, hierarchy)
+    two_levels = brute_owen(game, groups)
+    phi = sampled(orders, game)
+    # one antithetic pair's spread <= 1.1 (measured over 300 pairs): standard error 0.08 with 200 pairs
+    assert np.abs(phi - truth).max() < 0.25
+    assert np.abs(truth - two_levels).max() > 0.4  # the word level changes the value (by 0.41): the test can tell
+    # with one element a word, the consistent orders give the Owen formula (Owen's theorem; checks the helper)
+    np.testing.assert_allclose(consistent_value(game, [[[0], [1], [2]], [[3], [4], [5]]]), two_levels, atol=1e-12)
+
+
+def test_token_granularity_groups_tokens_by_word(classifier, tokenizer):
+    text = "Zorblat films delight. Truly!"  # z ##or ##bla ##t films delight . | truly !
+    e = _explain(classifier, tokenizer, "partition_shap", text=text, granularity="token", n_permutations=6)
+    assert e.extras["groups"] == [[0, 1, 2, 3, 4, 5, 6], [7, 8]]
+    assert e.extras["words"] == [[0, 1, 2, 3], [4], [5], [6], [7], [8]]
+    assert not e.extras["exact"]
+    full = _explain(classifier, tokenizer, "kernel_shap", text=text, granularity="token", n_samples=512)
+    assert e.scores.sum() == pytest.approx(full.scores.sum(), rel=1e-5)  # still exactly efficient
