@@ -10,8 +10,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from interpreto_core.concepts import (SplitModel, concept_importance, concept_view, interpret_concepts,
-                                      make_learner)
+from interpreto_core.concepts import SplitModel, concept_importance, concept_view, interpret_concepts, make_learner
 
 SCRIPT = "<script>document.title='pwned';document.body.setAttribute('data-pwned','1')</script>"
 IMG = "<img src=x onerror=\"document.title='pwned'\">"
