@@ -5,6 +5,14 @@ baseline and itself) and the M mixed designs AB_i (A with column i from B) give,
 the total-order index (Jansen, 1999)   ST_i = E[(f(A) - f(AB_i))^2] / (2 Var f)
 and the first-order index (Saltelli et al., 2010)   S_i = E[f(B) (f(AB_i) - f(A))] / Var f.
 Cost: n_samples * (M + 2) forwards.
+
+``n_samples="auto"`` adds Saltelli blocks of the same sequence (16 base samples, then doubling the
+total) until the relative bootstrap standard error of the indices (base samples resampled) is at
+most ``tolerance`` (default 0.2) or ``max_samples`` base samples (default 512). The bootstrap treats
+the points as independent, so for the scrambled Sobol sequence it over-states the error. Measured
+on 4 SST-2 dev texts of 6-10 words (bench/bench_sampling_budgets.py), mean relative L2 distance to
+a 320-sample run: default 32 samples 0.290; ``"auto"`` 0.114 with 2,240 evaluations a text
+(reported se 0.204).
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ SAMPLERS = ("sobol", "halton", "latin_hypercube")
 
 #: n_samples="auto": the first round's base samples (doubled each round), the default tolerance and cap
 AUTO_START = 16
-AUTO_TOLERANCE, AUTO_MAX = 0.05, 512
+AUTO_TOLERANCE, AUTO_MAX = 0.2, 512
 
 
 def _saltelli(design: np.ndarray, m: int) -> np.ndarray:
@@ -164,7 +172,10 @@ def interpreto_register_attribution(register):
     register(
         AttributionRecipe(perturbator="sobol", aggregator="sobol_indices"),
         name="sobol",
-        summary="Sobol: variance-based total-order indices (n_samples * (n_elements + 2) forwards).",
+        summary="Sobol: variance-based total-order indices (n_samples * (n_elements + 2) forwards). Measured (4 SST-2 "
+        "dev texts of 6-10 words, MiniLM SST-2): the default n_samples=32 is at a mean relative L2 distance of 0.290 "
+        "from a 10x (320) run; n_samples='auto' (tolerance 0.2, bootstrap se, conservative for the Sobol sequence) "
+        "0.114 with 2,240 evaluations a text.",
         reference="Fel et al., Look at the Variance! Efficient Black-box Explanations with Sobol-based "
         "Sensitivity Analysis, NeurIPS 2021",
     )
