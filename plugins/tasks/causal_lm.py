@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from interpreto_core.plugin import Elements, Target, Task, TaskItem, hookimpl, prefix_cached_logits, split_elements
+from interpreto_core.plugin import Elements, Target, Task, TaskItem, hookimpl, split_elements
 from interpreto_plugins.tasks._generation import generation_options, resolve_span
 
 
@@ -241,6 +241,8 @@ class CausalLM(Task):
         return max(item.targets[t].position for t in targets) + 1
 
     def scores(self, batch, score):
+        from interpreto_core.plugin import prefix_cached_logits  # needs torch: not at plugin load
+
         index = batch.target_field("index")
         foil = batch.target_field("foil") if score.needs_foil else None
         # masked rows reuse the key/value cache of the prefix they share with the input
