@@ -625,8 +625,6 @@ def check_task(cls: Any, model: Any, tokenizer: Any, inputs: Any, *, targets: An
                     f"item {i} scores {alone.tolist()} alone and {out[row, : len(it.targets)].tolist()} batched: a "
                     "row's scores must not depend on the other rows or on padding (use batch.attention_mask)"
                 )
-        batch = _row_batch(adapter, items, rows=1)
-        batch.inputs_embeds.requires_grad_(True)
         for i, it in enumerate(items):  # a row cut at row_length() scores its targets as the whole row does
             for t in range(len(it.targets)):
                 cut = task.row_length(it, [t])
@@ -645,6 +643,8 @@ def check_task(cls: Any, model: Any, tokenizer: Any, inputs: Any, *, targets: An
                     f"item {i} target {t}: {float(full)} on the whole row, {float(got)} on the row cut at "
                     f"row_length() = {cut}: a row may only be cut after every token its target can see"
                 )
+        batch = _row_batch(adapter, items, rows=1)
+        batch.inputs_embeds.requires_grad_(True)
         with torch.enable_grad():
             s = task.scores(batch, score)
             (grad,) = torch.autograd.grad(s[batch.target >= 0].sum(), batch.inputs_embeds)
