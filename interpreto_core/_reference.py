@@ -25,7 +25,7 @@ _TITLES = {
 
 
 def _fmt(value: object) -> str:
-    text = repr(value) if value is not None else "required"
+    text = repr(value)  # a None default is None (optional), not "required"
     return text.replace("|", "\\|")
 
 
@@ -52,7 +52,8 @@ def method_reference(*, registry: Registry | None = None, distributions: Iterabl
         "",
         "Generated from the plugin registry (`interpreto methods --markdown`); a test keeps it in sync.",
         "",
-        "Every attribution method also takes the engine options `batch_size`, `seed`, `baseline`, `reduction`,",
+        "Every attribution method also takes the engine options `batch_size` (default `\"auto\"`), `memory_budget`,",
+        "`seed`, `baseline`, `reduction`,",
         "`completeness_delta` and `progress`, `score=` (or its former name `mode=`), and the options of the",
         "task that claims the model (e.g. `max_new_tokens`, `roles`): see the attribution guide and docs/tasks.md.",
         "Gradient methods also take `layer` and `layer_units` (attribution at a split point: "
