@@ -31,9 +31,11 @@ def _exact_banzhaf(model, tokenizer, text, target):
     return beta / 2 ** (n - 1)
 
 
-def test_enumerated_banzhaf_equals_the_formula(classifier, tokenizer):
+@pytest.mark.parametrize("estimator", ["regression", "msr"])
+def test_enumerated_banzhaf_equals_the_formula(classifier, tokenizer, estimator):
     beta = _exact_banzhaf(classifier, tokenizer, TEXT, target=1)
-    e = interpreto_core.explain(classifier, tokenizer, TEXT, method="banzhaf", targets=1, n_samples=64)[0]
+    e = interpreto_core.explain(classifier, tokenizer, TEXT, method="banzhaf", targets=1, n_samples=64,
+                                estimator=estimator)[0]
     assert e.extras["exact"] is True and e.extras["n_samples"] == 64
     np.testing.assert_allclose(e.scores[0], beta, rtol=1e-4, atol=1e-5)
 
@@ -41,16 +43,18 @@ def test_enumerated_banzhaf_equals_the_formula(classifier, tokenizer):
 def test_sampled_banzhaf_is_close_to_exact(classifier, tokenizer):
     text = "the plot is thin but the acting is superb"  # 9 words: 512 coalitions, budget 400
     beta = _exact_banzhaf(classifier, tokenizer, text, target=1)
-    errors = []
-    for seed in range(3):
-        e = interpreto_core.explain(classifier, tokenizer, text, method="banzhaf", targets=1, n_samples=400,
-                                    seed=seed)[0]
-        assert e.extras["exact"] is False and e.extras["n_samples"] == 400
-        errors.append(np.linalg.norm(e.scores[0] - beta) / np.linalg.norm(beta))
-    assert np.mean(errors) < 0.35, errors
-    # and it is a sampling error: more samples, closer
-    big = interpreto_core.explain(classifier, tokenizer, text, method="banzhaf", targets=1, n_samples=4000)[0]
-    assert np.linalg.norm(big.scores[0] - beta) / np.linalg.norm(beta) < np.mean(errors)
+
+    def error(estimator, n, seed):
+        e = interpreto_core.explain(classifier, tokenizer, text, method="banzhaf", targets=1, n_samples=n,
+                                    seed=seed, estimator=estimator)[0]
+        assert e.extras["exact"] is (n >= 512)
+        return np.linalg.norm(e.scores[0] - beta) / np.linalg.norm(beta)
+
+    regression = [error("regression", 400, s) for s in range(3)]
+    msr = [error("msr", 400, s) for s in range(3)]
+    assert np.mean(regression) < 0.5, regression
+    assert np.mean(regression) < np.mean(msr), (regression, msr)  # the other elements regressed out
+    assert error("msr", 500, 0) < np.mean([error("msr", 64, s) for s in range(3)])  # more samples, closer
 
 
 def test_two_elements_banzhaf_is_shapley(classifier, tokenizer):
@@ -73,6 +77,11 @@ def test_draws_come_in_complementary_pairs():
 def test_bad_n_samples_is_refused(classifier, tokenizer, bad):
     with pytest.raises(interpreto_core.InputError, match="n_samples"):
         interpreto_core.Explainer(classifier, tokenizer, method="banzhaf", n_samples=bad)
+
+
+def test_bad_estimator_is_refused(classifier, tokenizer):
+    with pytest.raises(interpreto_core.InputError, match="estimator must be 'regression' or 'msr'"):
+        interpreto_core.Explainer(classifier, tokenizer, method="banzhaf", estimator="ols")
 
 
 def test_banzhaf_runs_on_a_causal_lm(causal_lm, tokenizer):
