@@ -21,7 +21,10 @@ from ._memory import AUTO_MAX_ROWS, DEFAULT_MEMORY_BUDGET, rows_for
 from ._scores import Score
 from ._tasks import RowBatch, Task, TaskItem
 
-__all__ = ["MaskJob", "Engine", "pack_rows", "check_batch_size"]
+__all__ = ["MaskJob", "Engine", "pack_rows", "check_batch_size", "GRADIENT_LAYOUT"]
+
+#: gradient rows: "auto" (the cheaper layout per item), "cut" or "shared" (see Engine.gradients)
+GRADIENT_LAYOUT = "auto"
 
 
 def check_batch_size(batch_size: Any) -> None:
@@ -232,10 +235,12 @@ class Engine:
                   sink: Callable[[int, int, torch.Tensor, torch.Tensor], None] | None = None) -> list[torch.Tensor]:
         """Gradients ``(S, T, L, H)`` of each target's score at each of an item's points ``(S, L, H)``.
 
-        A row is one (point, target) pair, cut to the tokens its target needs
-        (:meth:`Task.row_length`): a causal LM's first target carries the prompt only, not the
-        whole continuation. Gradients at the tokens after the cut are zero (they cannot change the
-        target's score).
+        Two layouts, chosen per item by their cost (a backward pass counted as two forwards):
+        **cut rows**, one row per (point, target) cut to the tokens that target needs
+        (:meth:`Task.row_length`: a causal LM's first target carries the prompt only), cost
+        ``3 sum_t cut_t`` per point; or **shared rows**, one row per point carrying every target, one
+        backward pass per target on the retained graph, cost ``(1 + 2T) max_t cut_t``. Gradients at
+        the tokens after a target's cut are zero (they cannot change its score).
 
         ``sink(item, target, point indices (n,), gradients (n, cut, H))``: called after each pass
         instead of keeping every gradient (memory stays at one pass's); then nothing is returned.
@@ -244,34 +249,51 @@ class Engine:
         grads = [] if sink is not None else [
             torch.zeros((len(p), t, it.length, self.adapter.hidden_size), dtype=torch.float32)
             for p, t, it in zip(points, n_targets, items, strict=True)]
-        # one job per (item, target): its rows are the item's points
-        jobs = [(i, t) for i, it in enumerate(items) for t in range(n_targets[i])]
+        # a job is (item, targets): its rows are the item's points, scored on those targets
+        jobs: list[tuple[int, tuple[int, ...]]] = []
+        cuts: list[list[int]] = []
+        for i, it in enumerate(items):
+            cut = [self.row_length(it, [t]) for t in range(n_targets[i])]
+            cuts.append(cut)
+            shared = (1 + 2 * n_targets[i]) * max(cut) < 3 * sum(cut) if GRADIENT_LAYOUT == "auto" else \
+                GRADIENT_LAYOUT == "shared"
+            if n_targets[i] > 1 and shared:
+                jobs.append((i, tuple(range(n_targets[i]))))  # shared rows
+            else:
+                jobs += [(i, (t,)) for t in range(n_targets[i])]  # cut rows
         item_of = [i for i, _ in jobs]
-        lengths = [self.row_length(items[i], [t]) for i, t in jobs]
+        lengths = [max(cuts[i][t] for t in ts) for i, ts in jobs]
         rows = [len(points[i]) for i, _ in jobs]
         chunks = self._chunks(lengths, rows, grad=True)
         with self._bar(len(chunks)) as bar:
             for segments in chunks:
-                batch = self._batch(items, segments, item_of, 1, lengths)
+                width = max(len(jobs[k][1]) for k, _, _ in segments)
+                batch = self._batch(items, segments, item_of, width, lengths)
                 emb = batch.inputs_embeds
                 for k, rs, j in segments:
-                    i, t, cut = jobs[k][0], jobs[k][1], lengths[k]
+                    (i, ts), cut = jobs[k], lengths[k]
                     pts = points[i]
                     s_idx = torch.from_numpy(rs).to(pts.device)
                     emb[j : j + len(rs), :cut] = pts[s_idx, :cut].to(self.adapter.device, self.adapter.dtype)
-                    batch.target[j : j + len(rs), 0] = t
+                    batch.target[j : j + len(rs), : len(ts)] = torch.tensor(ts)
                 emb.requires_grad_(True)
+                real = batch.target >= 0
                 with torch.enable_grad():
                     scores = self._scores(batch)
-                    (g,) = torch.autograd.grad(scores.sum(), emb)
-                g = g.float().cpu()
-                for k, rs, j in segments:
-                    i, t, cut = jobs[k][0], jobs[k][1], lengths[k]
-                    if sink is not None:
-                        sink(i, t, torch.from_numpy(rs), g[j : j + len(rs), :cut])
-                    else:
-                        grads[i][torch.from_numpy(rs), t, :cut] = g[j : j + len(rs), :cut]
-                del g
+                    for w in range(width):  # one backward per target column, the graph kept until the last
+                        (g,) = torch.autograd.grad(scores[:, w][real[:, w].to(scores.device)].sum(), emb,
+                                                   retain_graph=w < width - 1)
+                        g = g.float().cpu()
+                        for k, rs, j in segments:
+                            (i, ts) = jobs[k]
+                            if w >= len(ts):
+                                continue
+                            t, cut = ts[w], cuts[i][ts[w]]
+                            if sink is not None:
+                                sink(i, t, torch.from_numpy(rs), g[j : j + len(rs), :cut])
+                            else:
+                                grads[i][torch.from_numpy(rs), t, :cut] = g[j : j + len(rs), :cut]
+                        del g
                 bar.update(1)
         return grads
 

@@ -46,22 +46,47 @@ def test_cut_rows_give_the_same_scores_with_fewer_tokens(request, tokenizer, mod
     full, ex_full = _run(model, tokenizer, method, PROMPT, CONTINUATION, cut=False, **params)
     assert len(cut.targets) >= 4
     np.testing.assert_allclose(cut.scores, full.scores, rtol=1e-4, atol=1e-6)
-    assert ex_cut.forward_rows == ex_full.forward_rows
+    if method == "occlusion":
+        assert ex_cut.forward_rows == ex_full.forward_rows
     if model_name == "t5" and method == "occlusion":  # its last target reads the last decoder token: no cut
         assert ex_cut.forward_tokens == ex_full.forward_tokens
-    else:
+    elif method == "occlusion":
         assert ex_cut.forward_tokens < ex_full.forward_tokens
+    else:  # gradients: uncut rows take the shared layout (one row per point), cut rows the cheaper one
+        assert ex_cut.forward_tokens <= ex_full.forward_tokens
 
 
-def test_gradient_rows_carry_exactly_the_tokens_each_target_sees(causal_lm, tokenizer):
+@pytest.mark.parametrize("layout", ["cut", "shared"])
+def test_gradient_rows_carry_exactly_the_tokens_of_their_layout(causal_lm, tokenizer, monkeypatch, layout):
+    from interpreto_core import _engine
+
+    monkeypatch.setattr(_engine, "GRADIENT_LAYOUT", layout)
     n_steps = 4
     expl, ex = _run(causal_lm, tokenizer, "integrated_gradients", PROMPT, CONTINUATION, cut=True, n_steps=n_steps)
     item = expl.to_item()
     positions = [t.position for t in item.targets]
-    assert ex.forward_rows == n_steps * len(positions)
-    assert ex.forward_tokens == n_steps * sum(p + 1 for p in positions)
-    # the uncut rows would carry the whole prompt + continuation each
-    assert ex.forward_tokens < n_steps * len(positions) * item.length
+    if layout == "cut":  # a row per (point, target), cut at the target
+        assert ex.forward_rows == n_steps * len(positions)
+        assert ex.forward_tokens == n_steps * sum(p + 1 for p in positions)
+    else:  # a row per point, every target read from it, one backward pass each
+        assert ex.forward_rows == n_steps
+        assert ex.forward_tokens == n_steps * (max(positions) + 1)
+
+
+@pytest.mark.parametrize("model_name", ["causal_lm", "t5"])
+@pytest.mark.parametrize("method", ["integrated_gradients", "vargrad"])
+def test_both_gradient_layouts_give_the_same_scores(request, tokenizer, monkeypatch, model_name, method):
+    from interpreto_core import _engine
+
+    model = request.getfixturevalue(model_name)
+    params = {"n_steps": 6} if method == "integrated_gradients" else {"n_samples": 4}
+    out = {}
+    for layout in ("cut", "shared"):
+        monkeypatch.setattr(_engine, "GRADIENT_LAYOUT", layout)
+        ex = interpreto_core.Explainer(model, tokenizer, method=method, granularity="token", batch_size=5, **params)
+        out[layout] = ex.explain([PROMPT, "a dog"], targets=[CONTINUATION, " ran away fast"])
+    for a, b in zip(out["cut"], out["shared"], strict=True):
+        np.testing.assert_allclose(a.scores, b.scores, rtol=1e-4, atol=1e-6)
 
 
 def test_occlusion_rows_stop_at_the_last_target(causal_lm, tokenizer):
