@@ -26,6 +26,7 @@ from ._errors import InputError, UnknownNameError, UnknownParameterError
 from ._explanation import Explanation
 from ._parts import AttributionRecipe, PerturbationPlan, build_part
 from ._pooling import check_pooling, pool_tokens
+from ._pooling import reduce_hidden as _reduce
 from ._registry import Registry, get_registry
 from ._scores import MODE_ALIASES, Score, as_score
 from ._tasks import Task, TaskItem
@@ -250,6 +251,11 @@ class Explainer:
                 f"makes {expected_input}s; pick an aggregator with input={expected_input!r}"
             )
         task_rec = resolve_task(self.registry, self.adapter.model, task or kind or _kind_task(self.adapter))
+        # an engine option that the task also takes (a published task's own ``pooling``) is the task's:
+        # engine options came later, and a plugin's parameter must keep its meaning
+        for key in [k for k in ENGINE_PARAMS if k in task_rec.params and k in params]:
+            merged[key] = self.engine_params.pop(key)
+            self.engine_params[key] = ENGINE_PARAMS[key]
         routed: dict[str, dict[str, Any]] = {"first": {}, "agg": {}, "task": {}}
         takers_of = {"first": first.params, "agg": agg.params if agg else {}, "task": task_rec.params}
         unknown = []
@@ -277,7 +283,8 @@ class Explainer:
         self._check_engine_params()
         self.parameters = {
             **{k: v for k, v in self.engine_params.items()
-               if k != "progress" and (k != "pooling" or self.recipe.family == "gradient")},
+               if k != "progress" and (k != "pooling" or self.recipe.family == "gradient")
+               and k not in task_rec.params},  # a task's own option of that name is the one recorded
             **routed["first"],
             **routed["agg"],
             **routed["task"],
@@ -589,7 +596,7 @@ def _check_layer_params(model: Any, params: dict[str, Any]) -> None:
         if params["layer_units"]:
             raise InputError("layer_units=True needs layer= (a block index such as 0 or -1, or a module path)")
         return
-    from .concepts._split import resolve_split_point
+    from ._blocks import resolve_split_point
 
     params["layer"] = resolve_split_point(model, params["layer"])
 
@@ -622,16 +629,6 @@ def _check_scores(name: str, scores: np.ndarray, expected: tuple[int, int]) -> N
     if not np.isfinite(scores).all():
         raise InputError(f"aggregator {name!r} returned non-finite scores (NaN or inf) for "
                          f"{int((~np.isfinite(scores)).sum())} of {scores.size} entries")
-
-
-def _reduce(attr: torch.Tensor, reduction: str) -> torch.Tensor:
-    if reduction == "sum":
-        return attr.sum(-1)
-    if reduction == "norm":
-        return attr.norm(dim=-1)
-    if reduction == "abs_sum":
-        return attr.abs().sum(-1)
-    return attr.mean(-1)
 
 
 #: a transformers pipeline's task -> ours (``translation_xx_to_yy`` as ``translation``)

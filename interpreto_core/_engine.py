@@ -253,9 +253,9 @@ class Engine:
         jobs: list[tuple[int, tuple[int, ...]]] = []
         cuts: list[list[int]] = []
         for i, it in enumerate(items):
-            cut = [self.row_length(it, [t]) for t in range(n_targets[i])]
-            cuts.append(cut)
-            shared = (1 + 2 * n_targets[i]) * max(cut) < 3 * sum(cut) if GRADIENT_LAYOUT == "auto" else \
+            item_cuts = [self.row_length(it, [t]) for t in range(n_targets[i])]
+            cuts.append(item_cuts)
+            shared = (1 + 2 * n_targets[i]) * max(item_cuts) < 3 * sum(item_cuts) if GRADIENT_LAYOUT == "auto" else \
                 GRADIENT_LAYOUT == "shared"
             if n_targets[i] > 1 and shared:
                 jobs.append((i, tuple(range(n_targets[i]))))  # shared rows

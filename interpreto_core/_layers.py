@@ -26,11 +26,11 @@ import numpy as np
 import torch
 
 from ._attention import engine_on, structural_copy
+from ._blocks import hidden_of, resolve_split_point, with_hidden
 from ._engine import Engine
 from ._errors import InputError
-from ._pooling import pool_tokens
+from ._pooling import pool_tokens, reduce_hidden
 from ._tasks import TaskItem
-from .concepts._split import hidden_of, resolve_split_point, with_hidden
 
 __all__ = ["run_layer_gradient"]
 
@@ -123,9 +123,7 @@ def _run(explainer: Any, engine: Engine, items: list[TaskItem],
         if not isinstance(attr, torch.Tensor) or tuple(attr.shape) != expected:
             got = tuple(attr.shape) if isinstance(attr, torch.Tensor) else type(attr).__name__
             raise InputError(f"aggregator {agg_name!r} returned {got}, expected (T, L, H) = {expected}")
-        from ._attribution import _reduce
-
-        token_scores = _reduce(attr, params["reduction"]).numpy().astype(np.float64)  # (T, L)
+        token_scores = reduce_hidden(attr, params["reduction"]).numpy().astype(np.float64)  # (T, L)
         scores = pool_tokens(token_scores, item.membership(), params.get("pooling", "sum"))
         extras: dict[str, Any] = dict(plan.info.get("extras", {}))
         if params.get("layer_units"):

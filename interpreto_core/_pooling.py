@@ -20,6 +20,8 @@ Only ``sum`` keeps completeness: ``completeness_delta`` is refused with another 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ._errors import InputError
@@ -68,3 +70,15 @@ def pool_tokens(token_scores: np.ndarray, membership: np.ndarray, pooling: str =
         out = np.where(high >= -low, high, low)
     empty: np.ndarray = m.sum(axis=1) == 0  # an element without tokens (never built by the tasks) scores 0
     return np.where(empty[:, None], 0.0, out).T
+
+
+def reduce_hidden(attr: Any, reduction: str) -> Any:
+    """Token scores ``(..., L)`` from attributions ``(..., L, H)``: the hidden dimension summed (``sum``,
+    keeps completeness), its L2 ``norm``, ``abs_sum`` or ``mean``."""
+    if reduction == "sum":
+        return attr.sum(-1)
+    if reduction == "norm":
+        return attr.norm(dim=-1)
+    if reduction == "abs_sum":
+        return attr.abs().sum(-1)
+    return attr.mean(-1)

@@ -94,9 +94,10 @@ def test_supervised_sweep_records_probe_accuracy_per_layer(classifier, tokenizer
 
 def test_sweep_leaves_the_model_untouched(classifier, tokenizer):
     before = {k: v.clone() for k, v in classifier.state_dict().items()}
+    hooks = [dict(m._forward_hooks) for m in classifier.modules()]  # a shared fixture: others' hooks stay theirs
     concept_sweep(classifier, tokenizer, TEXTS[:2], layers=[0], params={"n_concepts": 2}, metrics=(), progress=False)
     assert all(torch.equal(before[k], v) for k, v in classifier.state_dict().items())
-    assert not classifier._forward_hooks and all(not m._forward_hooks for m in classifier.modules())
+    assert [dict(m._forward_hooks) for m in classifier.modules()] == hooks
 
 
 @pytest.fixture(scope="module")
