@@ -65,7 +65,10 @@ def test_gradient_rows_are_never_cached(causal_lm, tokenizer):
 
 def test_the_users_model_keeps_no_cache_state(causal_lm, tokenizer):
     before = {k: v.clone() for k, v in causal_lm.state_dict().items()}
+    config = causal_lm.config.to_dict()
+    hooks = [(dict(m._forward_hooks), dict(m._forward_pre_hooks)) for m in causal_lm.modules()]
     _explain(causal_lm, tokenizer, "occlusion", reuse=True)
     after = causal_lm.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
-    assert causal_lm.config.use_cache == causal_lm.config.use_cache  # untouched config
+    assert causal_lm.config.to_dict() == config  # untouched config (use_cache included)
+    assert [(dict(m._forward_hooks), dict(m._forward_pre_hooks)) for m in causal_lm.modules()] == hooks
