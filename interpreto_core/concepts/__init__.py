@@ -39,6 +39,10 @@ _LAZY = {
     "directional_derivatives": "._cav",
     "concept_view": "._view",
     "ConceptView": "._view",
+    "concept_simulatability": "._simulatability",
+    "Simulatability": "._simulatability",
+    "concept_deletion": "._simulatability",
+    "ConceptDeletion": "._simulatability",
 }
 
 __all__ = sorted(_LAZY)
