@@ -5,20 +5,34 @@ library), on one prompt:
 
 - IG-50 (Gauss-Legendre, captum's rule): ours ``integrated_gradients`` (granularity token,
   ``baseline="pad"``); captum ``LLMGradientAttribution(LayerIntegratedGradients(model,
-  embed_tokens))`` with the pad id as baseline; inseq ``integrated_gradients`` (its default
+  embed_tokens))`` with the pad ids as baseline (passed to LayerIntegratedGradients: the
+  wrapper ignores TextTokenInput's); inseq ``integrated_gradients`` (its default
   baseline), ``attribute_target=True``;
-- occlusion (one token at a time): ours ``occlusion``; captum ``LLMAttribution(FeatureAblation)``;
+- occlusion (one token at a time): ours ``occlusion`` (default baseline: the pad embedding here);
+  captum ``LLMAttribution(FeatureAblation)`` with ``TextTokenInput(baselines=pad id)``;
   inseq ``occlusion``.
 
 Every contender explains the log-probability of each continuation token. Reported: process CPU
 time (``torch.set_num_threads(1)``; one warm-up, then ``--repeats`` interleaved rounds: min and
 median), forward calls and forward tokens (``model.forward`` wrapped: real tokens, i.e. the attention
-mask's sum, else batch x length). Ours also reports its own ``forward_tokens`` (checked equal).
+mask's sum, else batch x length). Ours also reports its own ``forward_tokens`` (``own_forward_tokens``).
 ``--variants`` also times the alternative design for gradient rows (one forward per interpolation
 point for all targets, one backward per target on the retained graph) against the cut rows ours uses.
 
+Memory, in the same process: before each timed call ``gc.collect()``, then a thread reads this
+process's RSS (``/proc/self/statm``) every 5 ms during the call; reported: the peak above the RSS at
+the call's start (``rss_peak_above_start_mb``), the sampled peak itself, and the process high-water
+mark so far (``ru_maxrss``). The load average (1 min) is recorded at each call's start and end: the
+machine is shared, so CPU seconds are upper bounds. ``--warmup-length`` warms every contender up once
+per method at a short continuation instead of once per (length, method) at the measured length. A
+sanity line compares ours with captum (Pearson / Spearman over the prompt tokens' scores of every
+target, and the sign agreement): both explain the same log-probabilities with the same baseline.
+
     python bench/bench_lm_gradients.py --lengths 2,5 --repeats 3
-    python bench/bench_lm_gradients.py --lengths 10,20 --repeats 1 --json bench/results/lm_gradients_long.json
+    nice -n 10 python bench/bench_lm_gradients.py --lengths 10,20 --methods integrated_gradients --repeats 1 \
+        --warmup-length 2 --json bench/results/lm_gradients_long_ig.json
+    nice -n 10 python bench/bench_lm_gradients.py --lengths 2,5,10,20 --methods occlusion --repeats 3,3,1,1 \
+        --warmup-length 2 --json bench/results/lm_gradients_occlusion.json
 
 inseq is installed for benchmarks only (see bench/bench_seq2seq.py for how).
 """
@@ -26,9 +40,14 @@ inseq is installed for benchmarks only (see bench/bench_seq2seq.py for how).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import os
 import platform
+import resource
 import statistics
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -36,8 +55,10 @@ from typing import Any
 import numpy as np
 import torch
 
-PROMPT = ("The history of the city began in the early Middle Ages, when a small group of merchants "
-          "settled on the river bank. Over the next centuries it grew into")
+PROMPT = (
+    "The history of the city began in the early Middle Ages, when a small group of merchants "
+    "settled on the river bank. Over the next centuries it grew into"
+)
 IG_STEPS = 50
 
 
@@ -63,12 +84,81 @@ class ForwardCounter:
         self.calls = self.tokens = 0
 
 
+class RssSampler:
+    """Peak resident set size of this process during a ``with`` block, read every ``interval`` s."""
+
+    PAGE = os.sysconf("SC_PAGE_SIZE")
+
+    def __init__(self, interval: float = 0.005) -> None:
+        self.interval = interval
+        self.start = self.peak = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def rss(cls) -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * cls.PAGE
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak = max(self.peak, self.rss())
+
+    def __enter__(self) -> RssSampler:
+        self.start = self.peak = self.rss()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        assert self._thread is not None
+        self._thread.join()
+        self.peak = max(self.peak, self.rss())
+
+
+def score_matrix(out: Any) -> np.ndarray | None:
+    """(targets, prompt tokens) scores of ours (an Explanation) or captum (an LLMAttributionResult)."""
+    if isinstance(out, tuple):
+        out = out[0]
+    if isinstance(out, list):
+        out = out[0]
+    if hasattr(out, "token_attr") and out.token_attr is not None:  # captum
+        return np.asarray(out.token_attr.detach().cpu().double().numpy())
+    if hasattr(out, "scores") and hasattr(out, "generated"):  # ours: prompt elements only
+        keep = [not g for g in out.generated] if out.generated else [True] * out.scores.shape[1]
+        return np.asarray(out.scores)[:, np.array(keep)]
+    return None
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
+    """Pearson and Spearman correlation of two score matrices (flattened), and sign agreement."""
+    if a.shape != b.shape:
+        return {"shape_ours": list(a.shape), "shape_captum": list(b.shape), "error": "shapes differ"}
+    x, y = a.ravel(), b.ravel()
+
+    def rank(v: np.ndarray) -> np.ndarray:
+        return np.argsort(np.argsort(v, kind="stable"), kind="stable").astype(float)
+
+    per_target = [round(float(np.corrcoef(a[t], b[t])[0, 1]), 4) for t in range(a.shape[0])]
+    return {
+        "pearson": float(np.corrcoef(x, y)[0, 1]),
+        "spearman": float(np.corrcoef(rank(x), rank(y))[0, 1]),
+        "sign_agreement": float(np.mean(np.sign(x) == np.sign(y))),
+        "pearson_per_target_min": min(per_target),
+        "pearson_per_target": per_target,
+        "max_abs_diff": float(np.abs(x - y).max()),
+        "max_abs": float(np.abs(y).max()),
+        "shape": list(a.shape),
+    }
+
+
 def ours(model: Any, tok: Any, method: str, cont: list[int]) -> Any:
     import interpreto_core as ic
 
     params = {"n_steps": IG_STEPS, "baseline": "pad"} if method == "integrated_gradients" else {}
-    ex = ic.Explainer(model, tok, method=method, granularity="token", score="log_probability", batch_size=32,
-                      **params)
+    ex = ic.Explainer(model, tok, method=method, granularity="token", score="log_probability", batch_size=32, **params)
     out = ex.explain(PROMPT, targets=cont)
     return out, ex.forward_tokens
 
@@ -86,18 +176,22 @@ def captum_run(model: Any, tok: Any, method: str, cont: list[int]) -> Any:
     if method == "integrated_gradients":
         lig = LayerIntegratedGradients(model, model.get_input_embeddings())
         llm = LLMGradientAttribution(lig, tok)
-        inp = TextTokenInput(PROMPT, tok, baselines=tok.pad_token_id)
-        return llm.attribute(inp, target=target, n_steps=IG_STEPS)
+        inp = TextTokenInput(PROMPT, tok)
+        # LLMGradientAttribution ignores TextTokenInput's baselines: LayerIntegratedGradients gets
+        # its own (default: token id 0), so the pad ids are passed to it explicitly.
+        pad = torch.full_like(inp.to_tensor(), tok.pad_token_id)
+        return llm.attribute(inp, target=target, n_steps=IG_STEPS, baselines=pad)
     llm = LLMAttribution(FeatureAblation(model), tok)
-    inp = TextTokenInput(PROMPT, tok)
+    inp = TextTokenInput(PROMPT, tok, baselines=tok.pad_token_id)  # ours' default here: the pad embedding
     return llm.attribute(inp, target=target)
 
 
 def inseq_run(inseq_model: Any, tok: Any, method: str, cont: list[int]) -> Any:
     args = {"n_steps": IG_STEPS} if method == "integrated_gradients" else {}
     full = PROMPT + tok.decode(cont)
-    return inseq_model.attribute(PROMPT, generated_texts=full, show_progress=False, attributed_fn="probability",
-                                 logprob=True, **args)
+    return inseq_model.attribute(
+        PROMPT, generated_texts=full, show_progress=False, attributed_fn="probability", logprob=True, **args
+    )
 
 
 def shared_forward_variant(model: Any, tok: Any, cont: list[int], batch_size: int = 8) -> int:
@@ -127,30 +221,73 @@ def shared_forward_variant(model: Any, tok: Any, cont: list[int], batch_size: in
     return tokens
 
 
-def timed(fns: dict[str, Any], counter: ForwardCounter, repeats: int, warmup: bool) -> dict[str, dict[str, Any]]:
-    if warmup:
-        for fn in fns.values():
-            fn()
+def timed(
+    fns: dict[str, Any], counter: ForwardCounter, repeats: int, warmup: dict[str, Any] | None
+) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
+    """Interleaved rounds of every contender; ``warmup``: the functions to run once first (or None)."""
+    warm: dict[str, np.ndarray] = {}
+    for k, fn in (warmup or {}).items():
+        m = score_matrix(fn())
+        if m is not None:
+            warm[k] = m
+    if "ours" in warm and "captum" in warm:  # the warm-up may run at another length: its own check
+        print(f"  sanity (warm-up) ours vs captum: {agreement(warm['ours'], warm['captum'])}", flush=True)
     times: dict[str, list[float]] = {k: [] for k in fns}
+    mem: dict[str, list[dict[str, float]]] = {k: [] for k in fns}
     counts: dict[str, tuple[int, int]] = {}
     extra: dict[str, Any] = {}
+    matrices: dict[str, np.ndarray] = {}
     for _ in range(repeats):
         for k, fn in fns.items():
+            out = None
+            gc.collect()
             counter.reset()
-            t0 = time.process_time()
-            out = fn()
-            times[k].append(time.process_time() - t0)
+            load0 = os.getloadavg()[0]
+            wall0 = time.perf_counter()
+            with RssSampler() as rss:
+                t0 = time.process_time()
+                out = fn()
+                times[k].append(time.process_time() - t0)
+            mem[k].append(
+                {
+                    "rss_start_mb": rss.start / 2**20,
+                    "rss_peak_mb": rss.peak / 2**20,
+                    "rss_peak_above_start_mb": (rss.peak - rss.start) / 2**20,
+                    "process_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                    "wall_s": time.perf_counter() - wall0,
+                    "load1_start": load0,
+                    "load1_end": os.getloadavg()[0],
+                }
+            )
             counts[k] = (counter.calls, counter.tokens)
             if isinstance(out, tuple):
                 extra[k] = out[1]
+            m = score_matrix(out)
+            if m is not None:
+                matrices[k] = m
+            del out
+            print(
+                f"  {k}: {times[k][-1]:.1f} s CPU, {counter.calls} calls, {counter.tokens} tokens, "
+                f"+{mem[k][-1]['rss_peak_above_start_mb']:.0f} MB RSS, load {load0:.2f}",
+                flush=True,
+            )
     res = {}
     for k in fns:
         calls, tokens = counts[k]
-        res[k] = {"cpu_s": times[k], "cpu_s_min": min(times[k]), "cpu_s_median": statistics.median(times[k]),
-                  "forward_calls": calls, "forward_tokens": tokens}
+        res[k] = {
+            "cpu_s": times[k],
+            "cpu_s_min": min(times[k]),
+            "cpu_s_median": statistics.median(times[k]),
+            "forward_calls": calls,
+            "forward_tokens": tokens,
+            "memory": mem[k],
+            "rss_peak_above_start_mb_max": max(m["rss_peak_above_start_mb"] for m in mem[k]),
+            "load1_min": min(min(m["load1_start"], m["load1_end"]) for m in mem[k]),
+            "load1_max": max(max(m["load1_start"], m["load1_end"]) for m in mem[k]),
+        }
         if k in extra and isinstance(extra[k], int):
             res[k]["own_forward_tokens"] = extra[k]
-    return res
+    return res, matrices
 
 
 def main() -> None:
@@ -158,8 +295,14 @@ def main() -> None:
     ap.add_argument("--lengths", default="2,5,10,20")
     ap.add_argument("--methods", default="integrated_gradients,occlusion")
     ap.add_argument("--libs", default="ours,captum,inseq")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", default="3", help="timed rounds: one number, or one per length (3,3,1,1)")
     ap.add_argument("--no-warmup", action="store_true")
+    ap.add_argument(
+        "--warmup-length",
+        type=int,
+        default=None,
+        help="warm up once per method at this continuation length (default: at each measured length)",
+    )
     ap.add_argument("--variants", action="store_true", help="also time the shared-forward gradient design")
     ap.add_argument("--json", default=str(Path(__file__).parent / "results" / "lm_gradients.json"))
     args = ap.parse_args()
@@ -180,34 +323,97 @@ def main() -> None:
     counter = ForwardCounter(model)
     prompt_ids = tok(PROMPT, add_special_tokens=False)["input_ids"]
     with torch.no_grad():
-        generated = model.generate(torch.tensor([prompt_ids]), max_new_tokens=max(map(int, args.lengths.split(","))),
-                                   do_sample=False, pad_token_id=tok.pad_token_id)[0, len(prompt_ids):].tolist()
-    results: dict[str, Any] = {"prompt_tokens": len(prompt_ids), "ig_steps": IG_STEPS,
-                               "machine": platform.platform(), "torch": torch.__version__, "rows": []}
-    for n in map(int, args.lengths.split(",")):
+        generated = model.generate(
+            torch.tensor([prompt_ids]),
+            max_new_tokens=max(map(int, args.lengths.split(","))),
+            do_sample=False,
+            pad_token_id=tok.pad_token_id,
+        )[0, len(prompt_ids) :].tolist()
+    lengths = [int(x) for x in args.lengths.split(",")]
+    repeats = [int(x) for x in args.repeats.split(",")]
+    if len(repeats) == 1:
+        repeats *= len(lengths)
+    if len(repeats) != len(lengths):
+        raise SystemExit(f"--repeats has {len(repeats)} values for {len(lengths)} lengths: give one, or one per length")
+    if args.warmup_length is not None and args.warmup_length > len(generated):
+        with torch.no_grad():
+            generated = model.generate(
+                torch.tensor([prompt_ids]),
+                max_new_tokens=args.warmup_length,
+                do_sample=False,
+                pad_token_id=tok.pad_token_id,
+            )[0, len(prompt_ids) :].tolist()
+    results: dict[str, Any] = {
+        "prompt_tokens": len(prompt_ids),
+        "ig_steps": IG_STEPS,
+        "machine": platform.platform(),
+        "torch": torch.__version__,
+        "command": " ".join(sys.argv),
+        "repeats": dict(zip(map(str, lengths), repeats, strict=True)),
+        "warmup_length": None if args.no_warmup else args.warmup_length,
+        "rss_after_load_mb": RssSampler.rss() / 2**20,
+        "load1_at_start": os.getloadavg()[0],
+        "continuation": generated,
+        "rows": [],
+    }
+    print(
+        f"prompt {len(prompt_ids)} tokens, RSS after loading {results['rss_after_load_mb']:.0f} MB, "
+        f"load {os.getloadavg()}",
+        flush=True,
+    )
+    warmed: set[str] = set()
+
+    def contenders(method: str, cont: list[int]) -> dict[str, Any]:
+        fns: dict[str, Any] = {}
+        if "ours" in libs:
+            fns["ours"] = lambda m=method, c=cont: ours(model, tok, m, c)
+        if "captum" in libs:
+            fns["captum"] = lambda m=method, c=cont: captum_run(model, tok, m, c)
+        if "inseq" in libs:
+            fns["inseq"] = lambda m=method, c=cont: inseq_run(inseq_models[m], tok, m, c)
+        if args.variants and method == "integrated_gradients":
+            fns["shared_forward"] = lambda c=cont: (None, shared_forward_variant(model, tok, c))
+        return fns
+
+    for n, reps in zip(lengths, repeats, strict=True):
         cont = generated[:n]
         for method in args.methods.split(","):
-            fns: dict[str, Any] = {}
-            if "ours" in libs:
-                fns["ours"] = lambda m=method, c=cont: ours(model, tok, m, c)
-            if "captum" in libs:
-                fns["captum"] = lambda m=method, c=cont: captum_run(model, tok, m, c)
-            if "inseq" in libs:
-                fns["inseq"] = lambda m=method, c=cont: inseq_run(inseq_models[m], tok, m, c)
-            if args.variants and method == "integrated_gradients":
-                fns["shared_forward"] = lambda c=cont: (None, shared_forward_variant(model, tok, c))
-            res = timed(fns, counter, args.repeats, not args.no_warmup)
-            row = {"continuation_tokens": n, "method": method, **res}
+            fns = contenders(method, cont)
+            warmup = None
+            if args.no_warmup:
+                pass
+            elif args.warmup_length is None:
+                warmup = fns
+            elif method not in warmed:
+                warmup = contenders(method, generated[: args.warmup_length])
+                warmed.add(method)
+            print(f"N = {n}, {method}, {reps} repeat(s){', warming up' if warmup else ''}", flush=True)
+            res, matrices = timed(fns, counter, reps, warmup)
+            row = {"continuation_tokens": n, "method": method, "repeats": reps, **res}
+            if "ours" in matrices and "captum" in matrices:
+                row["ours_vs_captum_scores"] = agreement(matrices["ours"], matrices["captum"])
+                print(f"  sanity ours vs captum: {row['ours_vs_captum_scores']}", flush=True)
             if "ours" in res and "captum" in res:
                 row["ours_over_captum_cpu"] = res["ours"]["cpu_s_median"] / res["captum"]["cpu_s_median"]
             if "ours" in res and "inseq" in res:
                 row["ours_over_inseq_tokens"] = res["ours"]["forward_tokens"] / res["inseq"]["forward_tokens"]
                 row["ours_over_inseq_cpu"] = res["ours"]["cpu_s_median"] / res["inseq"]["cpu_s_median"]
-            print(json.dumps({k: (v if not isinstance(v, dict) else {kk: vv for kk, vv in v.items() if kk != "cpu_s"})
-                              for k, v in row.items()}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        k: (
+                            v
+                            if not isinstance(v, dict)
+                            else {kk: vv for kk, vv in v.items() if kk not in ("cpu_s", "memory")}
+                        )
+                        for k, v in row.items()
+                    }
+                ),
+                flush=True,
+            )
             results["rows"].append(row)
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(results, indent=1))
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(json.dumps(results, indent=1))  # after every row: long runs
 
 
 if __name__ == "__main__":
