@@ -64,6 +64,8 @@ class ActivationHygiene:
     standardized: bool = False
     mean: torch.Tensor | None = None
     std: torch.Tensor | None = None
+    #: the ``exclude_positions`` argument itself (a tuple of ints or a callable), to apply it again
+    exclude_rule: Any = None
 
     @property
     def n_excluded(self) -> int:
@@ -186,6 +188,27 @@ def _storage(
     os.close(fd)
     mm = np.memmap(path, dtype=np_dtype, mode="w+", shape=(n, h))
     return torch.from_numpy(mm), path
+
+
+def outlier_positions(norms: np.ndarray, reference: np.ndarray, factor: float | None,
+                      candidates: np.ndarray | None = None) -> np.ndarray:
+    """The positions among ``candidates`` (default ``reference``) of one text whose norm exceeds
+    ``factor`` times the lower median of ``norms`` over ``reference`` (the text's non-special
+    positions); none when ``factor`` is None or the text has one reference token. ``norms``: one
+    number per position of the text."""
+    if factor is None or len(reference) < 2:
+        return np.zeros(0, dtype=np.int64)
+    ref = norms[reference]
+    low_median = float(np.sort(ref)[(len(ref) - 1) // 2])
+    cand = np.asarray(reference if candidates is None else candidates, dtype=np.int64)
+    return cand[norms[cand] > factor * low_median]
+
+
+def reference_positions(enc: Any) -> np.ndarray:
+    """The positions whose norms are a text's reference for the outlier rule: its non-special tokens
+    (all of them, if it has none)."""
+    n = len(enc.input_ids)
+    return np.array([p for p in range(n) if not enc.special[p]] or list(range(n)), dtype=np.int64)
 
 
 def _excluded_positions(exclude_positions: Any, enc: Any) -> set[int]:
@@ -320,8 +343,7 @@ def collect_activations(
     factor = float(outlier_factor) if detect else None
     fixed = [_excluded_positions(exclude_positions, e) for e in encodings]
     # the tokens whose norm is the text's reference: its non-special ones (all, if it has none)
-    reference = [np.array([p for p in range(len(e.input_ids)) if not e.special[p]] or list(range(len(e.input_ids))))
-                 for e in encodings]
+    reference = [reference_positions(e) for e in encodings]
 
     storage: dict[str, torch.Tensor] = {}
     paths: dict[str, str | None] = {}
@@ -349,11 +371,8 @@ def collect_activations(
                 rows, items, toks, weights = [], [], [], []
                 for b, i in enumerate(batch):
                     out = {p: "position" for p in fixed[i]}
-                    ref = norms[b, reference[i]]
-                    if factor is not None and len(ref) > 1:
-                        low_median = float(np.sort(ref)[(len(ref) - 1) // 2])
-                        for big in reference[i][ref > factor * low_median]:  # special tokens are no rows
-                            out.setdefault(int(big), "outlier")
+                    for big in outlier_positions(norms[b], reference[i], factor):  # special tokens are no rows
+                        out.setdefault(int(big), "outlier")
                     for pos, why in sorted(out.items()):
                         left_out[point].append((i, pos, float(norms[b, pos]), why))
                     kept_ref = [p for p in reference[i] if p not in out]
@@ -418,6 +437,8 @@ def collect_activations(
             rows_before=n_rows, rows_after=int(kept.sum()),
             median_norm=float(np.median(all_kept)) if len(all_kept) else float("nan"),
             standardized=standardize, mean=mean, std=std,
+            exclude_rule=exclude_positions if exclude_positions is None or callable(exclude_positions)
+            else tuple(int(p) for p in exclude_positions),
         )
         result[point] = Activations(
             values=values, text_index=text_index[kept], spans=spans[kept],

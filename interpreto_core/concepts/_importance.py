@@ -8,7 +8,14 @@ added back as a constant), and the gradient of the target f reaches the codes. F
     or               sum_positions  df/dz_{p,c}                 (``times_activation=False``)
 
 summed over the text's tokens (padding excluded). The data-set importance is the mean over
-texts (and the mean absolute value). Reference: Fel et al., CRAFT, CVPR 2023 (concept
+texts (and the mean absolute value).
+
+Activation hygiene (``learner.hygiene``, recorded at fit time, or ``hygiene=``): positions the
+learner's rows left out (outlier-norm / attention-sink tokens, ``exclude_positions``) are not
+encoded -- their hidden state goes on unchanged and they add nothing to the sums -- and when the rows
+were standardised the learner sees ``(h - mean) / std`` and gives back ``decode(z) * std + mean``.
+
+Reference: Fel et al., CRAFT, CVPR 2023 (concept
 attribution by gradient x input on concept coefficients).
 """
 
@@ -43,6 +50,12 @@ class ConceptImportance:
     labels: tuple[str, ...]
     method: str
     split_point: str
+    #: the differentiated score of each text's target, as the forward pass computed it
+    scores: np.ndarray | None = None
+    #: per text, the token positions left out of concept scoring by the hygiene (empty tuples: none)
+    excluded: tuple[tuple[int, ...], ...] | None = None
+    #: the hygiene applied, in words (``HygieneRule.summary()``; None: raw hidden states)
+    hygiene: str | None = None
 
     def top(self, k: int = 5, *, absolute: bool = True) -> list[tuple[int, float]]:
         """The ``k`` most important concepts over the data set: ``(concept, mean importance)``."""
@@ -80,6 +93,8 @@ def concept_importance(
     mode: str | None = None,
     batch_size: int = 16,
     progress: bool | None = None,
+    hygiene: Any = None,
+    add_error: bool = True,
 ) -> ConceptImportance:
     """Importance of each concept of ``learner`` for the model's output on ``texts``.
 
@@ -97,7 +112,18 @@ def concept_importance(
     mode:
         Score differentiated: ``logits`` (default for classifiers), ``softmax`` or
         ``log_softmax`` (default for causal LMs).
+    hygiene:
+        None (default): the activation hygiene the learner was fitted under (``learner.hygiene``);
+        False: none (every position encoded, raw hidden states); or the ``Activations`` /
+        ``ActivationHygiene`` / ``HygieneRule`` to apply instead. Left-out positions pass through
+        unchanged and add nothing; standardised rows: the learner sees ``(h - mean) / std``.
+    add_error:
+        True (default): the reconstruction error is added back (the forward pass is the model's);
+        False: the model runs on the reconstruction itself at the kept positions.
     """
+    from ._activations import reference_positions
+    from ._hygiene import resolve_hygiene
+
     point = split.point_name(split_point)
     if isinstance(texts, str):
         texts = [texts]
@@ -113,7 +139,11 @@ def concept_importance(
         per_target = list(targets)
     else:
         raise InputError(f"targets must be None, one index, or one per text ({len(texts)} texts, got {len(targets)})")
+    rule = resolve_hygiene(hygiene, learner)
     encodings = [split.adapter.encode(t) for t in texts]
+    references = [reference_positions(e) for e in encodings]
+    excluded_all: list[tuple[int, ...]] = [()] * len(texts)
+    scores_all = np.zeros(len(texts))
     if learner.device != split.adapter.device:
         learner.to(split.adapter.device)
     envoy = split.envoy_at(point)
@@ -134,21 +164,44 @@ def concept_importance(
                 out = envoy.output
                 h = hidden_of(out)
                 b, length, hidden = h.shape
+                kept = mask.bool().clone()
+                if rule is not None and (rule.factor is not None or rule.exclude_description is not None):
+                    norms = h.detach().float().norm(dim=-1).cpu().numpy()
+                    for j, i in enumerate(batch):
+                        n = len(encodings[i].input_ids)
+                        gone = rule.excluded(norms[j, :n], references[i], list(encodings[i].tokens), np.arange(n))
+                        excluded_all[i] = tuple(sorted(gone))
+                        if gone:
+                            kept[j, torch.tensor(sorted(gone), device=kept.device)] = False
                 flat = h.reshape(-1, hidden)
-                z = learner.encode(flat.detach()).detach().requires_grad_(True)
-                error = (flat - learner.decode(z)).detach()
-                envoy.output = with_hidden(out, (learner.decode(z) + error).reshape(b, length, hidden))
-                held["z"] = z
+                rows = kept.reshape(-1).nonzero()[:, 0].to(flat.device)
+                x = flat.detach()[rows]
+                if len(rows):
+                    z = learner.encode(rule.standardise(x) if rule is not None else x).detach()
+                else:  # every position of the batch left out: no concept scored, the forward unchanged
+                    z = torch.zeros(0, int(learner.dictionary.shape[0]), device=x.device)
+                z.requires_grad_(True)
+                recon = learner.decode(z)
+                recon = rule.unstandardise(recon) if rule is not None else recon
+                if add_error:
+                    recon = recon + (x - recon).detach()
+                new = flat.detach().index_copy(0, rows, recon.to(flat.dtype))
+                envoy.output = with_hidden(out, new.reshape(b, length, hidden))
+                held["z"], held["rows"] = z, rows
                 held["output"] = split.envoy.output.save()
-            z = held["z"]
+            z, rows = held["z"], held["rows"]
             score, chosen = _scores(split, held["output"], mask, tgt, mode)
             (grad,) = torch.autograd.grad(score.sum(), z)
-            contrib = grad * z if times_activation else grad
-            contrib = contrib.reshape(len(batch), mask.shape[1], -1) * mask[:, :, None]
-            n_concepts = contrib.shape[-1]
+            contrib_rows = grad * z if times_activation else grad
+            n_concepts = contrib_rows.shape[-1]
+            contrib = torch.zeros(len(batch) * mask.shape[1], n_concepts, dtype=contrib_rows.dtype,
+                                  device=contrib_rows.device).index_add_(0, rows.to(contrib_rows.device),
+                                                                         contrib_rows.detach())
+            contrib = contrib.reshape(len(batch), mask.shape[1], n_concepts)
             for j, i in enumerate(batch):
-                per_text[i] = contrib[j].sum(0).detach().double().cpu().numpy()
+                per_text[i] = contrib[j].sum(0).double().cpu().numpy()
                 chosen_all[i] = int(chosen[j])
+                scores_all[i] = float(score[j].detach())
             bar.update(len(batch))
     matrix = np.stack(per_text)  # type: ignore[arg-type]
     if split.kind == "classifier":
@@ -160,4 +213,5 @@ def concept_importance(
     return ConceptImportance(
         per_text=matrix, mean=matrix.mean(0), mean_abs=np.abs(matrix).mean(0), targets=tuple(chosen_all),
         labels=labels, method="gradient_x_activation" if times_activation else "gradient", split_point=point,
+        scores=scores_all, excluded=tuple(excluded_all), hygiene=None if rule is None else rule.summary(),
     )

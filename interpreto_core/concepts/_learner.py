@@ -117,13 +117,28 @@ class DictionaryLearner:
         Wall time of the fit (None before).
     training_log:
         JSON-able ``{name: [one value per epoch]}`` (SAEs: loss, mse, l0, dead_ratio); ``{}`` otherwise.
+    hygiene:
+        The activation hygiene of the ``Activations`` it was fitted on (a ``HygieneRule``: outlier
+        rule, excluded positions, standardisation statistics), re-applied by ``concept_importance``
+        and ``ConceptModel``; None when fitted on a bare tensor or loaded from an older file.
+    fit_rows:
+        Number of rows it was fitted on (None before, or loaded from an older file).
+    metrics, view:
+        Optional, shown by the notebook card (:meth:`html_card`; not saved): ``{name: value}`` (e.g.
+        ``concept_metrics(learner, acts)``) and a ``ConceptView`` (``concept_view(learner, acts)``).
 
     Saved format (:meth:`save`, read by :func:`load_learner`)
     --------------------------------------------------------
     A folder with ``weights.safetensors`` (:meth:`state`; never pickle) and ``config.json``::
 
         {"format": 1, "learner": <name>, "params": <params()>, "hidden_size": H,
-         "fit_seconds": ..., "training_log": {...}, "extra": <extra_config()>}
+         "fit_seconds": ..., "training_log": {...}, "extra": <extra_config()>,
+         "hygiene": <HygieneRule.to_config()> or null, "fit_rows": N}
+
+    ``hygiene`` (and the tensors ``_hygiene.mean`` / ``_hygiene.std`` when the rows were
+    standardised): the activation hygiene of the ``Activations`` it was fitted on (``learner.hygiene``,
+    a ``HygieneRule``), which ``concept_importance`` and ``ConceptModel`` re-apply. Files saved before
+    it was recorded load with ``hygiene = None`` (raw hidden states).
     """
 
     name: ClassVar[str] = ""
@@ -140,6 +155,10 @@ class DictionaryLearner:
         self.fit_seconds: float | None = None
         self.training_log: dict[str, list[float]] = {}
         self.hidden_size: int | None = None
+        self.hygiene: Any = None
+        self.fit_rows: int | None = None
+        self.metrics: dict[str, float] | None = None  # shown by the notebook card (not saved)
+        self.view: Any = None  # a ConceptView the notebook card folds in (not saved)
 
     # -- public API -------------------------------------------------------------------------------
     def fit(self, activations: Any, *, progress: bool | None = None,
@@ -165,6 +184,8 @@ class DictionaryLearner:
         if self._fit_device.type != "cpu":
             self.to(self._fit_device)  # a no-op for SAEs, trained there (their last epoch's totals sync the device)
         self.fit_seconds = time.perf_counter() - start
+        self.hygiene = _hygiene_of(activations)
+        self.fit_rows = int(a.shape[0])
         self.fitted = True
         return self
 
@@ -231,6 +252,13 @@ class DictionaryLearner:
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         tensors = {k: v.detach().cpu().contiguous() for k, v in self._contract("state")().items()}
+        hygiene = getattr(self, "hygiene", None)
+        if hygiene is not None:
+            clash = sorted(k for k in tensors if k.startswith(HYGIENE_PREFIX))
+            if clash:
+                raise InputError(f"{type(self).__name__}.state() names tensors {clash}: the prefix "
+                                 f"{HYGIENE_PREFIX!r} is reserved for the activation hygiene")
+            tensors |= {HYGIENE_PREFIX + k: v for k, v in hygiene.tensors().items()}
         save_file(tensors, str(folder / "weights.safetensors"))
         config = {
             "format": FORMAT_VERSION,
@@ -240,6 +268,8 @@ class DictionaryLearner:
             "fit_seconds": self.fit_seconds,
             "training_log": self.training_log,
             "extra": self._contract("extra_config")(),
+            "hygiene": None if hygiene is None else hygiene.to_config(),
+            "fit_rows": getattr(self, "fit_rows", None),
         }
         (folder / "config.json").write_text(json.dumps(config, indent=1))
         return folder
@@ -323,7 +353,34 @@ class DictionaryLearner:
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
-        return f"{type(self).__name__}({params}{', fitted' if self.fitted else ''})"
+        if not self.fitted:
+            return f"{type(self).__name__}({params}; not fitted)"
+        where = ""
+        hygiene = getattr(self, "hygiene", None)
+        if hygiene is not None:
+            at = f" at {hygiene.split_point}" if hygiene.split_point else ""
+            where = f"; fitted{at} ({hygiene.granularity or 'unknown'} rows; {hygiene.summary()})"
+        return (f"{type(self).__name__}({params}; {self._n_concepts_fitted()} concepts x {self.hidden_size}"
+                f"{where or '; fitted'})")
+
+    def _n_concepts_fitted(self) -> int:
+        try:
+            return int(self.dictionary.shape[0])
+        except Exception:  # noqa: BLE001 - a broken third-party learner still gets a repr
+            return int(self.n_concepts)
+
+    def _repr_html_(self) -> str:
+        """The notebook view: :meth:`html_card` with the learner's ``metrics`` / ``view`` attributes."""
+        return self.html_card()
+
+    def html_card(self, *, metrics: Any = None, view: Any = None, interpretations: Any = None) -> str:
+        """A compact, escaped HTML card (no script): name, concepts, fitted on N rows x H (split point,
+        granularity, activation hygiene), parameters, ``metrics`` (default ``self.metrics``; an SAE's
+        last epoch), concept labels from ``interpretations`` and, folded, a ``ConceptView``
+        (``view``, default ``self.view``). An unfitted learner gets a short card saying so."""
+        from ._card import learner_card
+
+        return learner_card(self, metrics=metrics, view=view, interpretations=interpretations)
 
 
 def _below_base(obj: Any, attr: str) -> Any:
@@ -334,6 +391,20 @@ def _below_base(obj: Any, attr: str) -> Any:
         if attr in vars(klass):
             return vars(klass)[attr].__get__(obj, type(obj))
     return None
+
+
+#: safetensors keys of the hygiene statistics in ``weights.safetensors`` (``_hygiene.mean`` / ``_hygiene.std``)
+HYGIENE_PREFIX = "_hygiene."
+
+
+def _hygiene_of(activations: Any) -> Any:
+    """The :class:`~interpreto_core.concepts._hygiene.HygieneRule` of what a learner is fitted on
+    (None for a bare tensor / array, or activations that record none)."""
+    if getattr(activations, "hygiene", None) is None:
+        return None
+    from ._hygiene import HygieneRule
+
+    return HygieneRule.of(activations)
 
 
 #: the save / load contract's public names and the private ones they had before
@@ -384,7 +455,8 @@ def _read_config(cfg_path: Path) -> dict[str, Any]:
             raise InputError(f"{cfg_path}: {key!r} is {type(config[key]).__name__}, expected {kind.__name__}")
     if config["hidden_size"] < 1:
         raise InputError(f"{cfg_path}: hidden_size must be a positive integer, got {config['hidden_size']!r}")
-    optional = {"fit_seconds": (int, float), "training_log": (dict,), "extra": (dict,)}
+    optional = {"fit_seconds": (int, float), "training_log": (dict,), "extra": (dict,), "hygiene": (dict,),
+                "fit_rows": (int,)}
     for key, kinds in optional.items():
         value = config.get(key)
         if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
@@ -468,6 +540,7 @@ def load_learner(path: str | os.PathLike, *, registry: Any = None) -> Dictionary
     learner.hidden_size = hidden
     learner.fit_seconds = config.get("fit_seconds")
     learner.training_log = config.get("training_log") or {}
+    learner.fit_rows = config.get("fit_rows")
     try:
         tensors = load_file(str(w_path))
     except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
@@ -476,6 +549,14 @@ def load_learner(path: str | os.PathLike, *, registry: Any = None) -> Dictionary
         if t.is_floating_point() and not bool(t.isfinite().all()):
             raise InputError(f"{w_path}: tensor {key!r} holds NaN or infinite values")
     where = f"{w_path} (with {cfg_path.name})"
+    stats = {k[len(HYGIENE_PREFIX):]: tensors.pop(k) for k in [k for k in tensors if k.startswith(HYGIENE_PREFIX)]}
+    if config.get("hygiene") is not None:  # saved before hygiene was recorded: none (raw hidden states)
+        from ._hygiene import HygieneRule
+
+        learner.hygiene = HygieneRule.from_config(config["hygiene"], stats, hidden=hidden, where=where)
+    elif stats:
+        raise InputError(f"{where}: the weights hold hygiene statistics {sorted(stats)} but config.json "
+                         "has no 'hygiene'")
     try:
         learner._contract("load_state")(dict(tensors), config.get("extra") or {})
     except InputError as exc:

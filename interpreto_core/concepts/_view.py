@@ -22,8 +22,10 @@ from .._safe_text import html_attr, html_text
 
 __all__ = ["ConceptView", "concept_view"]
 
+_PAGE_CSS = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em auto;max-width:1100px;"\
+    "color:#222}"
+# the cards' own rules: the fragment (embedded in a report or a notebook) restyles nothing around it
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em auto;max-width:1100px;color:#222}
 .itp-meta{color:#666;font-size:.9em}
 table.icv-metrics{border-collapse:collapse;margin:.4em 0}
 table.icv-metrics td,table.icv-metrics th{border:1px solid #ddd;padding:2px 8px;text-align:left;font-size:.9em}
@@ -212,7 +214,7 @@ def concept_view(
         head += f'<table class="icv-metrics">{cells}</table>'
     fragment = head + "".join(cards)
     page = ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-            f"<title>{html_text(title)}</title><style>{_CSS}</style></head><body>{head}"
+            f"<title>{html_text(title)}</title><style>{_PAGE_CSS}{_CSS}</style></head><body>{head}"
             f'<div id="icv-concepts">{"".join(_card(r, interactive=True) for r in records)}</div>'
             f"<script>{_SCRIPT}</script></body></html>")
     return ConceptView(html=page, fragment=f"<style>{_CSS}</style>{fragment}", concepts=tuple(records),
@@ -249,5 +251,5 @@ def _card(r: Mapping[str, Any], *, interactive: bool) -> str:
         data = "".join(f' data-{k}="{html_attr(format(float(v), ".6g"))}"'
                        for k, v in (("index", r["concept"]), ("importance", imp), ("frequency", r["frequency"]),
                                     ("max", r["max"])))
-    return (f'<div class="icv-card"{data}><h3>concept {e(r["concept"])}: {e(name)}</h3>'
+    return (f'<div class="icv-card"{data}><h3>concept {e(r["concept"])}: <bdi>{e(name)}</bdi></h3>'
             f'<table class="icv-metrics"><tr>{cells}</tr></table>{words}{"".join(contexts)}</div>')

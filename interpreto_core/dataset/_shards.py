@@ -6,6 +6,11 @@ each result to a safetensors shard, so memory holds one shard, never the whole s
 ``manifest.json`` written after each shard makes the collection resumable. :class:`ActivationShards`
 reads the shards back: all rows, a random sample, or shuffled mini-batches with a bounded buffer;
 :func:`fit_from_shards` trains a sparse autoencoder learner from those mini-batches.
+
+Activation hygiene: the manifest records the options (``settings.hygiene``) and, for each shard and
+split point, the tokens left out (``hygiene.excluded``: ``[text, position, reason]``). The outlier
+rule is decided per text (a token's norm against its own text's median), so cutting the data into
+shards changes nothing: the rows are those of one :func:`collect_activations` call over all texts.
 """
 
 from __future__ import annotations
@@ -93,7 +98,55 @@ def _read_manifest(root: Path) -> dict[str, Any]:
                 raise _bad(path, f"shard {k} of {point!r}: {name!r} leads outside the folder (a symlink?)")
     if total != manifest["n_texts"]:
         raise _bad(path, f"its shards hold {total} texts, but 'n_texts' says {manifest['n_texts']}")
+    _check_hygiene(path, manifest)
     return manifest
+
+
+def _check_hygiene(path: Path, manifest: dict[str, Any]) -> None:
+    """``settings.hygiene`` and each shard's ``hygiene`` record (absent together: written before they
+    were recorded), checked against each other and the shard's rows and texts."""
+    hygiene = manifest["settings"].get("hygiene")
+    shards = manifest["shards"]
+    if hygiene is None:
+        if any("hygiene" in f for e in shards for f in e["files"].values() if isinstance(f, dict)):
+            raise _bad(path, "shards record hygiene but 'settings.hygiene' is missing")
+        return
+    if not isinstance(hygiene, dict) or set(hygiene) != {"keep_outliers", "outlier_factor", "exclude_positions"}:
+        raise _bad(path, "'settings.hygiene' is not an object with keep_outliers, outlier_factor, exclude_positions")
+    factor, positions = hygiene["outlier_factor"], hygiene["exclude_positions"]
+    if not isinstance(hygiene["keep_outliers"], bool):
+        raise _bad(path, "'settings.hygiene.keep_outliers' is not true / false")
+    if isinstance(factor, bool) or not isinstance(factor, int | float) or not factor > 1:
+        raise _bad(path, f"'settings.hygiene.outlier_factor' is {factor!r}, not a number above 1")
+    if positions is not None and (not isinstance(positions, list) or not all(
+            isinstance(p, int) and not isinstance(p, bool) for p in positions)):
+        raise _bad(path, "'settings.hygiene.exclude_positions' is not a list of integers or null")
+    reasons = set()
+    if not hygiene["keep_outliers"] and manifest["settings"].get("granularity") not in ("first_token", "last_token"):
+        reasons.add("outlier")
+    if positions:
+        reasons.add("position")
+    for k, entry in enumerate(shards):
+        first, n = entry["first_text"], entry["n_texts"]
+        for point, f in entry["files"].items():
+            where = f"shard {k} of {point!r}"
+            record = f.get("hygiene")
+            if not isinstance(record, dict) or not _is_count(record.get("rows_before")) or not isinstance(
+                    record.get("excluded"), list):
+                raise _bad(path, f"{where} has no 'hygiene' object with 'rows_before' and 'excluded'")
+            if record["rows_before"] < f["rows"]:
+                raise _bad(path, f"{where}: hygiene 'rows_before' {record['rows_before']} < its {f['rows']} rows")
+            for item in record["excluded"]:
+                if (not isinstance(item, list) or len(item) != 3 or not _is_count(item[0]) or not _is_count(item[1])
+                        or item[2] not in ("outlier", "position")):
+                    raise _bad(path, f"{where}: hygiene entry {str(item)[:60]} is not [text, position, reason]")
+                if not first <= item[0] < first + n:
+                    raise _bad(path, f"{where}: hygiene names text {item[0]}, outside the shard's texts "
+                                     f"{first}..{first + n - 1}")
+                if item[2] not in reasons:
+                    raise _bad(path, f"{where}: a token left out as {item[2]!r}, which settings.hygiene does not do")
+            if record["rows_before"] > f["rows"] and not record["excluded"]:
+                raise _bad(path, f"{where}: {record['rows_before'] - f['rows']} rows left out but no token excluded")
 
 
 def collect_activation_shards(
@@ -108,6 +161,9 @@ def collect_activation_shards(
     dtype: Any = None,
     resume: bool = True,
     progress: bool | None = None,
+    keep_outliers: bool = False,
+    outlier_factor: float = 10.0,
+    exclude_positions: Iterable[int] | None = None,
 ) -> dict[str, ActivationShards]:
     """Collect activations of every split point of ``split`` over ``texts`` into shards on disk.
 
@@ -130,6 +186,11 @@ def collect_activation_shards(
         skip the texts already collected (checked by a checksum of those texts) and go on.
     progress:
         Progress bar over texts (texts/s).
+    keep_outliers, outlier_factor, exclude_positions:
+        Activation hygiene, as in :func:`~interpreto_core.concepts.collect_activations` (positions:
+        integers only, so that the manifest can record them). The rule is decided per text, so shards
+        hold the rows one collection over all texts would. Per-unit standardisation is not offered:
+        each shard would use its own statistics (``fit_from_shards`` centres and scales globally).
 
     Returns
     -------
@@ -146,11 +207,24 @@ def collect_activation_shards(
         raise InputError(f"shard_texts must be a positive integer, got {shard_texts!r}")
     if isinstance(texts, str):
         raise InputError("texts must be an iterable of strings, not one string")
+    if not isinstance(keep_outliers, bool):
+        raise InputError(f"keep_outliers must be True or False, got {keep_outliers!r}")
+    if isinstance(outlier_factor, bool) or not isinstance(outlier_factor, int | float) or not outlier_factor > 1:
+        raise InputError(f"outlier_factor must be a number above 1, got {outlier_factor!r}")
+    if exclude_positions is not None:
+        if callable(exclude_positions) or isinstance(exclude_positions, str | int):
+            raise InputError("exclude_positions must be a sequence of integer token positions such as (0,) for "
+                             "shards (a callable cannot be recorded in the manifest)")
+        exclude_positions = list(exclude_positions)
+        if not all(isinstance(p, int) and not isinstance(p, bool) for p in exclude_positions):
+            raise InputError(f"exclude_positions must hold integer token positions, got {exclude_positions!r}")
     root = Path(out_dir).expanduser()
     root.mkdir(parents=True, exist_ok=True)
     settings = {
         "format": 1, "granularity": granularity, "reduce": reduce, "dtype": str(dtype).removeprefix("torch."),
         "split_points": list(split.split_points), "model": type(split.model).__name__,
+        "hygiene": {"keep_outliers": keep_outliers, "outlier_factor": float(outlier_factor),
+                    "exclude_positions": exclude_positions},
     }
     manifest: dict[str, Any] = {"settings": settings, "n_texts": 0, "texts_crc32": 0, "shards": []}
     path = root / MANIFEST
@@ -177,7 +251,9 @@ def collect_activation_shards(
         def flush() -> None:
             nonlocal chunk
             acts = collect_activations(split, chunk, granularity=granularity, reduce=reduce,
-                                       batch_size=batch_size, dtype=dtype, progress=False)
+                                       batch_size=batch_size, dtype=dtype, progress=False,
+                                       keep_outliers=keep_outliers, outlier_factor=outlier_factor,
+                                       exclude_positions=exclude_positions)
             index = len(manifest["shards"])
             first = manifest["n_texts"]
             entry: dict[str, Any] = {"index": index, "first_text": first, "n_texts": len(chunk), "files": {}}
@@ -193,7 +269,11 @@ def collect_activation_shards(
                 with tmp.open("rb") as f:
                     os.fsync(f.fileno())
                 os.replace(tmp, root / name)
-                entry["files"][point] = {"file": name, "rows": len(a), "hidden": a.hidden_size}
+                hy = a.hygiene
+                excluded = [] if hy is None else [[int(t) + first, int(p), str(r)] for t, p, r in zip(
+                    hy.text_index, hy.positions, hy.reasons, strict=True)]
+                entry["files"][point] = {"file": name, "rows": len(a), "hidden": a.hidden_size, "hygiene": {
+                    "rows_before": len(a) if hy is None else int(hy.rows_before), "excluded": excluded}}
             manifest["shards"].append(entry)
             manifest["n_texts"] = first + len(chunk)
             manifest["texts_crc32"] = zlib.crc32("\n".join(chunk).encode(), manifest["texts_crc32"])
@@ -291,6 +371,33 @@ class ActivationShards:
 
     def __len__(self) -> int:
         return sum(f["rows"] for f in self.files)
+
+    @property
+    def hygiene_settings(self) -> dict[str, Any] | None:
+        """The hygiene options of the collection (``keep_outliers``, ``outlier_factor``,
+        ``exclude_positions``); None for a folder written before they were recorded."""
+        return self.manifest["settings"].get("hygiene")
+
+    def excluded(self) -> list[tuple[int, int, str]]:
+        """Every token left out at this split point: ``(text, position, reason)`` over all shards."""
+        return [(int(t), int(p), str(r)) for f in self.files
+                for t, p, r in (f.get("hygiene") or {}).get("excluded", [])]
+
+    def hygiene_rule(self) -> Any:
+        """The :class:`~interpreto_core.concepts._hygiene.HygieneRule` of these rows (what a learner
+        fitted on them records); None when the manifest predates hygiene records."""
+        from ..concepts._hygiene import HygieneRule
+
+        settings = self.hygiene_settings
+        if settings is None:
+            return None
+        one_position = self.granularity in ("first_token", "last_token")
+        positions = settings["exclude_positions"]
+        return HygieneRule(
+            factor=None if settings["keep_outliers"] or one_position else float(settings["outlier_factor"]),
+            exclude_positions=None if positions is None else tuple(positions),
+            exclude_description=None if positions is None else repr(tuple(positions)),
+            granularity=self.granularity, split_point=self.split_point)
 
     @property
     def n_shards(self) -> int:
@@ -431,6 +538,8 @@ def fit_from_shards(
                         init_rows=shards.sample(min(len(shards), 4096), seed=learner.seed),
                         desc=f"fit {learner.name} (shards)")  # ends by reading the last epoch's totals: synced
     learner.fit_seconds = time.perf_counter() - start
+    learner.hygiene = shards.hygiene_rule()  # what the rows left out: concept_importance re-applies it
+    learner.fit_rows = len(shards)
     learner.fitted = True
     return learner
 

@@ -60,7 +60,7 @@ def test_cards_follow_importance_and_highlight_the_top_units(fitted):
     from interpreto_core._safe_text import html_text
 
     first_words = ", ".join(w for w, _ in items[order[0]].words[:5])  # no label: the top words name it
-    assert f"<h3>concept {order[0]}: {html_text(first_words)}</h3>" in view.fragment
+    assert f"<h3>concept {order[0]}: <bdi>{html_text(first_words)}</bdi></h3>" in view.fragment
     assert "<th>concept_r2</th><td>0.5</td>" in view.html and "http" not in view.html  # no network
 
 
