@@ -222,9 +222,14 @@ def shared_forward_variant(model: Any, tok: Any, cont: list[int], batch_size: in
 
 
 def timed(
-    fns: dict[str, Any], counter: ForwardCounter, repeats: int, warmup: dict[str, Any] | None
+    fns: dict[str, Any],
+    counter: ForwardCounter,
+    repeats: int,
+    warmup: dict[str, Any] | None,
+    on_call: Any = None,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
-    """Interleaved rounds of every contender; ``warmup``: the functions to run once first (or None)."""
+    """Interleaved rounds of every contender; ``warmup``: the functions to run once first (or None);
+    ``on_call(name, record)`` after every timed call (to save partial results of a long row)."""
     warm: dict[str, np.ndarray] = {}
     for k, fn in (warmup or {}).items():
         m = score_matrix(fn())
@@ -271,6 +276,16 @@ def timed(
                 f"+{mem[k][-1]['rss_peak_above_start_mb']:.0f} MB RSS, load {load0:.2f}",
                 flush=True,
             )
+            if on_call is not None:
+                on_call(
+                    k,
+                    {
+                        "cpu_s": times[k][-1],
+                        "forward_calls": counter.calls,
+                        "forward_tokens": counter.tokens,
+                        **mem[k][-1],
+                    },
+                )
     res = {}
     for k in fns:
         calls, tokens = counts[k]
@@ -388,7 +403,16 @@ def main() -> None:
                 warmup = contenders(method, generated[: args.warmup_length])
                 warmed.add(method)
             print(f"N = {n}, {method}, {reps} repeat(s){', warming up' if warmup else ''}", flush=True)
-            res, matrices = timed(fns, counter, reps, warmup)
+            partial = results.setdefault("calls_of_unfinished_row", [])
+            partial.clear()
+
+            def save_call(name: str, record: dict[str, Any], n: int = n, method: str = method) -> None:
+                partial.append({"continuation_tokens": n, "method": method, "lib": name, **record})
+                Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+                Path(args.json).write_text(json.dumps(results, indent=1))
+
+            res, matrices = timed(fns, counter, reps, warmup, save_call)
+            partial.clear()
             row = {"continuation_tokens": n, "method": method, "repeats": reps, **res}
             if "ours" in matrices and "captum" in matrices:
                 row["ours_vs_captum_scores"] = agreement(matrices["ours"], matrices["captum"])
