@@ -129,6 +129,7 @@ class ModelAdapter:
         self.max_length = int(max_length or positions or 512)
         self.is_fast = bool(getattr(tokenizer, "is_fast", False))
         self.keeps_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
+        self.computed_tokens = 0  # tokens run through the model by logits_at and the prefix cache
         self.vocab_size = int(self.embedding.weight.shape[0])
         self.hidden_size = int(self.embedding.weight.shape[1])
         _check_vocabulary(model, tokenizer, self.vocab_size)
@@ -274,6 +275,12 @@ class ModelAdapter:
         Where the model takes ``logits_to_keep``, only those positions are projected to the
         vocabulary (the largest matrix of an LM); otherwise they are picked from the full logits.
         """
+        mask = model_inputs.get("attention_mask")
+        x = model_inputs.get("inputs_embeds", model_inputs.get("input_ids"))
+        if mask is not None:
+            self.computed_tokens += int(mask.sum())
+        elif x is not None:
+            self.computed_tokens += int(x.shape[0] * x.shape[1])
         if self.keeps_logits:
             keep, rows = torch.unique(position, return_inverse=True)
             model_inputs["logits_to_keep"] = keep

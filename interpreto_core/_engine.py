@@ -165,10 +165,12 @@ class Engine:
         return batch
 
     def _scores(self, batch: RowBatch) -> torch.Tensor:
+        computed = self.adapter.computed_tokens
         out = self.task.scores(batch, self.score)
+        computed = self.adapter.computed_tokens - computed  # 0 when the task runs the model itself
         self.forward_calls += 1
         self.rows += int(batch.inputs_embeds.shape[0])
-        self.tokens += int(batch.attention_mask.sum())
+        self.tokens += computed if computed > 0 else int(batch.attention_mask.sum())
         expected = tuple(batch.target.shape)
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != expected:
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__

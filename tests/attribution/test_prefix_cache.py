@@ -72,3 +72,50 @@ def test_the_users_model_keeps_no_cache_state(causal_lm, tokenizer):
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert causal_lm.config.to_dict() == config  # untouched config (use_cache included)
     assert [(dict(m._forward_hooks), dict(m._forward_pre_hooks)) for m in causal_lm.modules()] == hooks
+
+
+def _brute_force_cost(prefix, length, pass_cost):
+    """The cheapest split of sorted rows into consecutive groups, by trying every split."""
+    from interpreto_core._prefix import MIN_SHARED_PREFIX
+
+    n = len(prefix)
+    best = float("inf")
+    for bits in range(2 ** (n - 1)):
+        cuts = [0] + [i + 1 for i in range(n - 1) if bits >> i & 1] + [n]
+        cost = 0
+        for a, b in zip(cuts, cuts[1:], strict=False):
+            k = min(prefix[a], length - 1)
+            k = k if k >= MIN_SHARED_PREFIX else 0
+            cost += (b - a) * (length - k) + pass_cost
+        best = min(best, cost)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_prefix_groups_are_the_cheapest_split(seed):
+    from interpreto_core._prefix import prefix_groups
+
+    rng = np.random.default_rng(seed)
+    length = int(rng.integers(12, 60))
+    prefix = sorted(rng.integers(0, length + 1, size=int(rng.integers(1, 10))).tolist())
+    for pass_cost in (0, 16, 64, 1000):
+        groups = prefix_groups(prefix, length, pass_cost=pass_cost)
+        assert [g[0] for g in groups][0] == 0 and groups[-1][1] == len(prefix)
+        assert all(a[1] == b[0] for a, b in zip(groups, groups[1:], strict=False))  # consecutive, covering
+        for first, _end, k in groups:  # a group starts where its first row's shared prefix ends
+            assert k <= prefix[first] and k < length
+        cost = sum((end - first) * (length - k) + pass_cost for first, end, k in groups)
+        assert cost == _brute_force_cost(prefix, length, pass_cost)
+
+
+def test_forward_tokens_count_what_the_model_computed(causal_lm, tokenizer):
+    """With the cache the engine counts the tokens the model ran (prefix once, rows from their k)."""
+    ex = interpreto_core.Explainer(causal_lm, tokenizer, method="occlusion", granularity="token", batch_size=64)
+    counter = TokenCounter(causal_lm)
+    try:
+        ex.explain(PROMPT, targets=CONTINUATION)
+    finally:
+        counter.remove()
+    whole = ex.forward_rows * (len(tokenizer(PROMPT + CONTINUATION, add_special_tokens=False)["input_ids"]))
+    assert ex.forward_tokens == counter.tokens
+    assert ex.forward_tokens < 0.7 * whole  # about half: row j runs from j on
