@@ -102,3 +102,30 @@ def test_every_task_example_of_the_quickstart_runs(tmp_path, monkeypatch):
         "question_answering",
         "masked_lm",
     }
+
+
+NOTEBOOK = DOC.parent / "examples" / "notebook.ipynb"
+
+
+def test_the_notebook_cells_run_and_display_html(monkeypatch):
+    """docs/examples/notebook.ipynb (the notebook screenshots), on the tiny classifier: each code cell's
+    last value is what a notebook displays, through its ``_repr_html_``."""
+    import json
+
+    import torch
+
+    import interpreto_core.zoo
+
+    torch.set_num_threads(1)
+    models = _tiny_models()
+    monkeypatch.setattr(interpreto_core.zoo, "sentiment_classifier", models["_tiny_classifier"])
+    cells = [c for c in json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
+    expected = ["integrated_gradients", "deletion of integrated_gradients", "top words"]
+    assert len(cells) == len(expected)
+    namespace: dict = {}
+    for k, (cell, text) in enumerate(zip(cells, expected, strict=True)):
+        source = "".join(cell["source"]).rstrip().splitlines()
+        exec(compile("\n".join(source[:-1]), f"{NOTEBOOK.name} cell {k}", "exec"), namespace)
+        shown = eval(source[-1], namespace)  # the value the cell displays
+        html = shown._repr_html_()
+        assert text in html, (k, html[:300])
