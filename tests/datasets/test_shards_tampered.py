@@ -79,7 +79,9 @@ def test_symlink_made_after_loading_is_refused_on_read(folder, tmp_path):
 @pytest.mark.parametrize(
     ("change", "match"),
     [
-        (lambda m: _first_file(m).update(rows=_first_file(m)["rows"] + 1), "shape"),
+        # more rows than the hygiene record's rows before exclusion, or than the shard's tensors hold
+        (lambda m: _first_file(m).update(rows=_first_file(m)["rows"] + 1), "shape|rows_before"),
+        (lambda m: _first_file(m).update(rows=_first_file(m)["rows"] - 1), "shape|no token excluded"),
         (lambda m: _first_file(m).update(hidden=_first_file(m)["hidden"] + 3), "hidden size|shape"),
         (lambda m: m.update(n_texts=m["n_texts"] + 1), "n_texts"),
         (lambda m: m["shards"][1].update(first_text=0), "starts at text"),
