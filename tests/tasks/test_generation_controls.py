@@ -321,7 +321,8 @@ def test_the_adapter_generate_is_still_greedy(causal_lm, tokenizer):
 
 def test_step_scores_agree_with_inseq(causal_lm, tokenizer):
     inseq = pytest.importorskip("inseq")
-    model = inseq.load_model(causal_lm, "saliency", tokenizer=tokenizer)
+    # inseq sets padding and truncation sides on the tokenizer it is given: give it a copy
+    model = inseq.load_model(causal_lm, "saliency", tokenizer=copy.deepcopy(tokenizer))
     out = model.attribute("[CLS] the capital of france is", "[CLS] the capital of france is paris is a city",
                           step_scores=["probability", "entropy"], show_progress=False)
     attr = out.sequence_attributions[0]
