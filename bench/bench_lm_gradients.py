@@ -5,8 +5,7 @@ library), on one prompt:
 
 - IG-50 (Gauss-Legendre, captum's rule): ours ``integrated_gradients`` (granularity token,
   ``baseline="pad"``); captum ``LLMGradientAttribution(LayerIntegratedGradients(model,
-  embed_tokens))`` with the pad ids as baseline (passed to LayerIntegratedGradients: the
-  wrapper ignores TextTokenInput's); inseq ``integrated_gradients`` (its default
+  embed_tokens))`` with ``TextTokenInput(baselines=pad id)``; inseq ``integrated_gradients`` (its default
   baseline), ``attribute_target=True``;
 - occlusion (one token at a time): ours ``occlusion`` (default baseline: the pad embedding here);
   captum ``LLMAttribution(FeatureAblation)`` with ``TextTokenInput(baselines=pad id)``;
@@ -63,7 +62,8 @@ IG_STEPS = 50
 
 
 class ForwardCounter:
-    """Wraps ``model.forward``: passes and real tokens."""
+    """Wraps ``model.forward``: passes and real tokens computed (the mask's last positions: a cached
+    prefix is not recomputed)."""
 
     def __init__(self, model: Any) -> None:
         self.calls = self.tokens = 0
@@ -75,7 +75,8 @@ class ForwardCounter:
             if x is None:
                 x = kwargs.get("input_ids", args[0] if args else None)
             self.calls += 1
-            self.tokens += int(mask.sum()) if mask is not None else int(x.shape[0] * x.shape[1])
+            # with a key/value cache the mask covers cache + new tokens: count the new (computed) ones
+            self.tokens += int(mask[:, -x.shape[1] :].sum()) if mask is not None else int(x.shape[0] * x.shape[1])
             return inner(*args, **kwargs)
 
         model.forward = forward
@@ -176,11 +177,11 @@ def captum_run(model: Any, tok: Any, method: str, cont: list[int]) -> Any:
     if method == "integrated_gradients":
         lig = LayerIntegratedGradients(model, model.get_input_embeddings())
         llm = LLMGradientAttribution(lig, tok)
-        inp = TextTokenInput(PROMPT, tok)
-        # LLMGradientAttribution ignores TextTokenInput's baselines: LayerIntegratedGradients gets
-        # its own (default: token id 0), so the pad ids are passed to it explicitly.
-        pad = torch.full_like(inp.to_tensor(), tok.pad_token_id)
-        return llm.attribute(inp, target=target, n_steps=IG_STEPS, baselines=pad)
+        # the baseline goes through TextTokenInput: LayerIntegratedGradients interpolates its
+        # interpretable tensor (ones) towards zeros, and to_model_input maps every value != 1 to the
+        # baseline id, so the embedding layer's baseline output is the pad embedding everywhere
+        inp = TextTokenInput(PROMPT, tok, baselines=tok.pad_token_id)
+        return llm.attribute(inp, target=target, n_steps=IG_STEPS)
     llm = LLMAttribution(FeatureAblation(model), tok)
     inp = TextTokenInput(PROMPT, tok, baselines=tok.pad_token_id)  # ours' default here: the pad embedding
     return llm.attribute(inp, target=target)
