@@ -97,8 +97,8 @@ class HygieneRule:
             if self.exclude_positions is None:
                 raise InputError(
                     f"the learner was fitted on activations that left out positions {self.exclude_description} "
-                    "by a callable, which is not saved with it: pass hygiene= (the Activations it was fitted on, "
-                    "or hygiene=False to score every position)")
+                    "by a rule not kept with it (a callable is saved by its name only): pass hygiene= (the "
+                    "Activations it was fitted on, or hygiene=False to score every position)")
             out |= _excluded_positions(self.exclude_positions, _Tokens(tokens))
         out |= {int(p) for p in outlier_positions(norms, reference, self.factor, candidates)}
         return out
