@@ -299,17 +299,21 @@ def _output_logits(split: SplitModel, output: Any, mask: torch.Tensor) -> torch.
     return logits.float()
 
 
-def _kept_tokens(h: torch.Tensor, mask: torch.Tensor, outlier_factor: float | None) -> torch.Tensor:
-    """``(B, L)`` bool: real tokens, less those whose norm exceeds ``outlier_factor`` x the lower median
-    token norm of their text (the activation-hygiene rule of ``collect_activations``)."""
-    keep = mask.bool()
-    if outlier_factor is None:
+def _kept_tokens(rule: Any, h: torch.Tensor, mask: torch.Tensor, encodings: Sequence[Any]) -> torch.Tensor:
+    """``(B, L)`` bool: each text's real tokens, less the positions the learner's activation hygiene
+    leaves out (``rule.excluded``, as :func:`concept_importance`: every position is a candidate).
+    ``encodings`` has one encoding per row of ``h`` (repeated for repeated rows)."""
+    keep = mask.bool().clone()
+    if rule is None or (rule.factor is None and rule.exclude_description is None):
         return keep
-    norms = h.detach().float().norm(dim=-1)
-    for b in range(h.shape[0]):
-        real = norms[b][keep[b]]
-        if real.numel() > 1:
-            keep[b] &= norms[b] <= outlier_factor * real.median()
+    from ._activations import reference_positions
+
+    norms = h.detach().float().norm(dim=-1).cpu().numpy()
+    for j, enc in enumerate(encodings):
+        n = len(enc.input_ids)
+        gone = rule.excluded(norms[j, :n], reference_positions(enc), list(enc.tokens), np.arange(n))
+        if gone:
+            keep[j, torch.tensor(sorted(gone), device=keep.device)] = False
     return keep
 
 
@@ -400,7 +404,7 @@ def concept_simulatability(
     n_random: int = 10,
     interpretations: Sequence[Any] | None = None,
     n_words: int = 8,
-    outlier_factor: float | None = 10.0,
+    hygiene: Any = None,
     seed: int = 0,
     batch_size: int = 32,
 ) -> Simulatability:
@@ -428,9 +432,11 @@ def concept_simulatability(
     interpretations:
         One per concept (``interpret_concepts`` results, or word lists): adds the reader of the
         concepts' top ``n_words`` words (how many occur in the text, per concept).
-    outlier_factor:
-        Tokens whose norm exceeds this x their text's median token norm are left out of pooling
-        (attention sinks; as ``collect_activations``). None keeps every token.
+    hygiene:
+        None (default): the activation hygiene the learner was fitted under (``learner.hygiene``:
+        positions its rows left out are not pooled, standardised rows are read standardised),
+        as :func:`concept_importance`; False: raw hidden states at every real token; or an
+        ``Activations`` / ``ActivationHygiene`` / ``HygieneRule``.
     """
     start = time.process_time()
     if simulator not in SIMULATORS:
@@ -457,8 +463,11 @@ def concept_simulatability(
     units = [rng.choice(hidden_size, size=n_concepts, replace=n_concepts > hidden_size) for _ in range(n_random)]
     dirs = torch.as_tensor(directions, dtype=torch.float32, device=split.adapter.device)
 
-    encodings = [split.adapter.encode(t).input_ids for t in everything]
-    order = sorted(range(len(everything)), key=lambda i: len(encodings[i]))
+    from ._hygiene import resolve_hygiene
+
+    rule = resolve_hygiene(hygiene, learner)
+    encodings = [split.adapter.encode(t) for t in everything]
+    order = sorted(range(len(everything)), key=lambda i: len(encodings[i].input_ids))
     codes = np.zeros((len(everything), n_concepts))
     hidden = np.zeros((len(everything), hidden_size))
     rand = np.zeros((len(everything), n_random * n_concepts))
@@ -466,7 +475,7 @@ def concept_simulatability(
     with split.adapter.evaluating(), torch.no_grad():
         for begin in range(0, len(order), batch_size):
             batch = order[begin : begin + batch_size]
-            inputs = split.inputs([encodings[i] for i in batch])
+            inputs = split.inputs([encodings[i].input_ids for i in batch])
             mask = inputs["attention_mask"]
             held_out: dict[str, Any] = {}
             with split.envoy.trace(**inputs) as tracer:
@@ -477,7 +486,9 @@ def concept_simulatability(
                     tracer.stop()
             h = hidden_of(held_out["h"]).float()
             b, length, _ = h.shape
-            keep = _kept_tokens(h, mask, outlier_factor)
+            keep = _kept_tokens(rule, h, mask, [encodings[i] for i in batch])
+            if rule is not None:
+                h = rule.standardise(h)  # what the learner reads (its rows were standardised)
             z = learner.encode(h.reshape(-1, hidden_size)).reshape(b, length, -1).float()
             rows = torch.as_tensor(batch)
             codes[rows] = _pool(z, keep, pooling).double().cpu().numpy()
@@ -544,7 +555,7 @@ def concept_deletion(
     importance: Any = None,
     split_point: int | str | None = None,
     n_random: int = 10,
-    outlier_factor: float | None = 10.0,
+    hygiene: Any = None,
     seed: int = 0,
     batch_size: int = 16,
 ) -> ConceptDeletion:
@@ -552,8 +563,9 @@ def concept_deletion(
 
     The ranking is the mean ``|gradient x activation|`` importance over the explanation texts
     (:func:`concept_importance`; or pass ``importance=``, a ``ConceptImportance`` or one number per
-    concept). On each held-out text, at every real token (attention sinks left alone, see
-    ``outlier_factor``), ``h' = h - decode(z) + decode(z_masked)``; every variant of a batch runs in
+    concept). On each held-out text, at every real token the learner's activation hygiene keeps
+    (``hygiene=``, as :func:`concept_importance`), ``h' = h - decode(z) + decode(z_masked)`` (in the
+    learner's units: ``std * (decode(z_masked) - decode(z))`` for standardised rows); every variant of a batch runs in
     one forward pass. Score: the model's logit (causal LMs: next-token log-probability) of its own
     unablated prediction.
     """
@@ -571,7 +583,13 @@ def concept_deletion(
         from ._importance import concept_importance
 
         importance = concept_importance(
-            split, learner, [everything[i] for i in train], split_point=point, batch_size=batch_size, progress=False
+            split,
+            learner,
+            [everything[i] for i in train],
+            split_point=point,
+            batch_size=batch_size,
+            progress=False,
+            hygiene=hygiene,
         )
     ranking = np.asarray(getattr(importance, "mean_abs", importance), dtype=np.float64)
     if ranking.shape != (n_concepts,):
@@ -586,14 +604,17 @@ def concept_deletion(
     m = torch.as_tensor(masks, device=split.adapter.device)
     envoy = split.envoy_at(point)
     hidden_size = int(learner.dictionary.shape[1])
-    encodings = [split.adapter.encode(everything[i]).input_ids for i in held]
-    order = sorted(range(len(held)), key=lambda i: len(encodings[i]))
+    from ._hygiene import resolve_hygiene
+
+    rule = resolve_hygiene(hygiene, learner)
+    encodings = [split.adapter.encode(everything[i]) for i in held]
+    order = sorted(range(len(held)), key=lambda i: len(encodings[i].input_ids))
     drops = np.zeros((variants, len(held)))
     flips = np.zeros((variants, len(held)))
     with split.adapter.evaluating(), torch.no_grad():
         for begin in range(0, len(order), batch_size):
             batch = order[begin : begin + batch_size]
-            one = split.inputs([encodings[i] for i in batch])
+            one = split.inputs([encodings[i].input_ids for i in batch])
             inputs = {key: value.repeat(variants, *([1] * (value.dim() - 1))) for key, value in one.items()}
             mask = inputs["attention_mask"]
             saved: dict[str, Any] = {}
@@ -602,11 +623,13 @@ def concept_deletion(
                 h = hidden_of(out)
                 b, length, _ = h.shape
                 flat = h.reshape(-1, hidden_size)
-                z = learner.encode(flat.float())
-                keep = _kept_tokens(h, mask, outlier_factor).reshape(-1, 1)
+                x = flat.float() if rule is None else rule.standardise(flat.float())
+                z = learner.encode(x)
+                keep = _kept_tokens(rule, h, mask, [encodings[i] for i in batch] * variants).reshape(-1, 1)
                 zm = (z.reshape(variants, -1, z.shape[-1]) * m[:, None, :]).reshape(z.shape)
                 zm = torch.where(keep, zm, z)
-                delta = (learner.decode(zm) - learner.decode(z)).to(h.dtype)
+                back = (lambda v: v) if rule is None else rule.unstandardise
+                delta = (back(learner.decode(zm)) - back(learner.decode(z))).to(h.dtype)
                 envoy.output = with_hidden(out, (flat + delta).reshape(b, length, hidden_size))
                 saved["out"] = split.envoy.output.save()
             logits = _output_logits(split, saved["out"], mask).reshape(variants, len(batch), -1)

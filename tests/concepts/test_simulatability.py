@@ -147,20 +147,23 @@ def test_concept_words_reader_and_html(setting):
     assert "| concepts |" in str(res)
 
 
-def test_deletion_matches_a_hook_reference(classifier, tokenizer):
+@pytest.mark.parametrize("exclude", [None, (0,)])
+def test_deletion_matches_a_hook_reference(classifier, tokenizer, exclude):
     texts = _texts(24, seed=1)
     split = SplitModel(classifier, tokenizer, split_points=0)
-    neurons = make_learner("neurons").fit(split.collect(texts, progress=False))
+    # with exclude_positions=(0,), the learner's hygiene leaves [CLS] alone: deletion must too
+    neurons = make_learner("neurons").fit(split.collect(texts, progress=False, exclude_positions=exclude))
     importance = np.zeros(32)
     importance[[3, 7]] = [2.0, 1.0]
     res = concept_deletion(split, neurons, texts, k=2, importance=importance, n_random=3, batch_size=5)
     assert res.concepts == (3, 7)
     layer = classifier.bert.encoder.layer[0]
+    first = 0 if exclude is None else 1
     drops, flips = [], []
 
     def zero(module, inputs, output):
         h = (output if torch.is_tensor(output) else output[0]).clone()
-        h[:, :, [3, 7]] = 0
+        h[:, first:, [3, 7]] = 0
         return h if torch.is_tensor(output) else (h, *output[1:])
 
     with torch.no_grad():
@@ -181,6 +184,9 @@ def test_deletion_matches_a_hook_reference(classifier, tokenizer):
     again = concept_deletion(split, neurons, texts, k=2, importance=importance, n_random=3, batch_size=7)
     assert again.random_drop == pytest.approx(res.random_drop, abs=1e-5)  # batching changes nothing
     assert "<table" in res._repr_html_() and "top 2 concepts" in str(res)
+    if exclude is not None:  # and the hygiene changes the answer: every position, [CLS] included
+        raw = concept_deletion(split, neurons, texts, k=2, importance=importance, n_random=3, hygiene=False)
+        assert abs(raw.score_drop - res.score_drop) > 1e-3
 
 
 def test_deletion_ranks_by_importance_on_the_explanation_texts(classifier, tokenizer):
