@@ -13,6 +13,7 @@ _LAZY = {
     "collect_activations": "._activations",
     "ACTIVATION_GRANULARITIES": "._activations",
     "ActivationHygiene": "._activations",
+    "HygieneRule": "._hygiene",
     "DictionaryLearner": "._learner",
     "make_learner": "._learner",
     "load_learner": "._learner",
