@@ -14,6 +14,10 @@ the table run's). Sobol's masks are fractional: it runs for real on the first ``
 Relative L2 error ||phi - phi*|| / ||phi*||, mean (and median) over texts.
 
     OMP_NUM_THREADS=1 python bench/bench_sampling_budgets.py --n-texts 40 --out bench/results/sampling_budgets.json
+
+KernelSHAP rows come for both estimators: ``kernel_shap n_samples=N`` is the default (``estimator="cubic"``),
+``kernel_shap estimator=kernel ...`` the classic regression; ``--only kernel_shap --seeds k`` runs those
+rows alone over k seeds.
 """
 
 from __future__ import annotations
@@ -116,7 +120,10 @@ def main() -> None:
     ap.add_argument("--sobol-texts", type=int, default=6, help="texts Sobol runs on for real (0: none)")
     ap.add_argument("--captum-lime-texts", type=int, default=5,
                     help="texts for captum's Lime (about 16 ms a sample here: its perturbations are drawn one by one)")
-    ap.add_argument("--only", choices=("shapley", "sobol"), default=None, help="one part of the bench")
+    ap.add_argument("--only", choices=("shapley", "kernel_shap", "sobol"), default=None,
+                    help="one part of the bench (kernel_shap: the KernelSHAP rows of the shapley part only)")
+    ap.add_argument("--seeds", type=int, default=1,
+                    help="KernelSHAP rows: seeds 0..k-1 for every estimator (errors averaged over texts x seeds)")
     args = ap.parse_args()
     torch.set_num_threads(1)
 
@@ -140,9 +147,9 @@ def main() -> None:
 
     results: dict[str, Any] = {"model": model_name, "n_texts": len(texts), "words": [min(sizes), max(sizes)],
                                "mean_words": float(np.mean(sizes)), "rows": []}
-    if args.only != "sobol":
+    if args.only in (None, "shapley", "kernel_shap"):
         shapley_part(args, texts, items, sizes, probe, model, tok, Explainer, Engine, MaskJob, results)
-    if args.only != "shapley":
+    if args.only in (None, "sobol"):
         sobol_part(args, texts, model, tok, Explainer, results)
     if args.out:
         with open(args.out, "w") as f:
@@ -268,19 +275,49 @@ def shapley_part(args: Any, texts: list[str], items: list[Any], sizes: list[int]
     def record_(*a: Any) -> None:
         record(results, *a)
 
-    # KernelSHAP: ours (fixed budgets, default 200, auto) vs shap and captum at the same evaluations
+    # KernelSHAP: ours (fixed budgets, default 200, auto; the default estimator "cubic" and the classic
+    # "kernel") vs shap and captum at the same evaluations, over seeds 0..k-1
+    seeds = range(args.seeds)
+    results["seeds"] = args.seeds
+
+    def over_seeds(method: str, real: bool, **kw: Any) -> tuple[list[np.ndarray], dict[str, Any]]:
+        scores, infos = [], []
+        for sd in seeds:
+            s, info = ours(method, real=real and sd == 0, seed=sd, **kw)
+            scores += s
+            infos.append(info)
+        info = infos[0] | {k: float(np.mean([i[k] for i in infos]))
+                           for k in ("evaluations", "estimator_cpu_s_per_text")}
+        if "mean_reported_rse" in info:
+            conv = [i["converged"].split("/") for i in infos]
+            info["converged"] = f"{sum(int(a) for a, _ in conv)}/{sum(int(b) for _, b in conv)}"
+            info["mean_reported_rse"] = float(np.mean([i["mean_reported_rse"] for i in infos]))
+            info["n_samples_range"] = [min(i["n_samples_range"][0] for i in infos),
+                                       max(i["n_samples_range"][1] for i in infos)]
+        return scores, info
+
+    exact_s = [x for _ in seeds for x in exact]
     for n in (32, 64, 128, 200, 256):
-        s, info = ours("kernel_shap", real=n == 200, n_samples=n)
-        record_(f"kernel_shap n_samples={n}" + (" (default)" if n == 200 else ""), s, info, exact, "exact Shapley")
-        sh = [shap_run(t, n, 0) for t in tables]
+        s, info = over_seeds("kernel_shap", real=n == 200, n_samples=n)
+        record_(f"kernel_shap n_samples={n}" + (" (default)" if n == 200 else ""), s, info | {"estimator": "cubic"},
+                exact_s, "exact Shapley")
+        s, info = over_seeds("kernel_shap", real=False, n_samples=n, estimator="kernel")
+        record_(f"kernel_shap estimator=kernel n_samples={n}", s, info | {"estimator": "kernel"}, exact_s,
+                "exact Shapley")
+        sh = [shap_run(t, n, sd) for sd in seeds for t in tables]
         record_(f"shap KernelExplainer nsamples={n}", [p for p, _ in sh],
-               {"evaluations": float(np.mean([c for _, c in sh]))}, exact, "exact Shapley")
-        ca = [captum_run("kernel_shap", t, n, 0) for t in tables]
+               {"evaluations": float(np.mean([c for _, c in sh]))}, exact_s, "exact Shapley")
+        ca = [captum_run("kernel_shap", t, n, sd) for sd in seeds for t in tables]
         record_(f"captum KernelShap n_samples={n}", [p for p, _ in ca],
-               {"evaluations": float(np.mean([c for _, c in ca]))}, exact, "exact Shapley")
+               {"evaluations": float(np.mean([c for _, c in ca]))}, exact_s, "exact Shapley")
     for tol in (0.1, 0.05, 0.02):
-        s, info = ours("kernel_shap", real=tol == 0.05, n_samples="auto", tolerance=tol)
-        record_(f"kernel_shap auto tolerance={tol}", s, info, exact, "exact Shapley")
+        s, info = over_seeds("kernel_shap", real=tol == 0.05, n_samples="auto", tolerance=tol)
+        record_(f"kernel_shap auto tolerance={tol}", s, info | {"estimator": "cubic"}, exact_s, "exact Shapley")
+        s, info = over_seeds("kernel_shap", real=False, n_samples="auto", tolerance=tol, estimator="kernel")
+        record_(f"kernel_shap estimator=kernel auto tolerance={tol}", s, info | {"estimator": "kernel"}, exact_s,
+                "exact Shapley")
+    if args.only == "kernel_shap":
+        return
 
     # LIME: ours (default, auto) vs our 100x budget (10x is not converged: auto at 0.05 uses as many
     # rows); captum Lime vs its own 100x budget. LIME's coefficients are not Shapley values.
