@@ -221,6 +221,7 @@ class PipelineResult:
     metrics: dict[str, dict[str, Any]]
     concepts: list[dict[str, Any]]
     seconds: float
+    explorer: Path | None = None  # the interactive page of every explanation (None without attribution steps)
 
 
 @attrs.frozen(kw_only=True)
@@ -292,7 +293,7 @@ class Pipeline:
         from ._attribution import explain
         from ._safe_text import html_text
         from .metrics import evaluate
-        from .visualization import _page, page_body, plot_curves, report_html
+        from .visualization import _page, interactive_html, page_body, plot_curves, report_html
 
         start = time.perf_counter()
         out = Path(out_dir or self.out_dir or "interpreto-out")
@@ -327,7 +328,14 @@ class Pipeline:
                 plot_curves(curves, path=path)
                 plots.append(path)
         sections = []
+        explorer = None
         if explanations:
+            # the static report (readable anywhere, no script) links the interactive page: methods and
+            # targets switched per input, exact scores on hover
+            explorer = out / "explorer.html"
+            explorer.write_text(interactive_html(explanations, title=self.title), encoding="utf-8")
+            sections.append('<p class="itp-meta">Interactive view (switch methods and targets, exact scores on '
+                            'hover): <a href="explorer.html">explorer.html</a></p>')
             page = report_html(explanations, metrics={k: v for k, v in metrics.items() if v} or None,
                                plots=[p.read_bytes() for p in plots], title=self.title)
             sections.append(page_body(page))
@@ -355,7 +363,8 @@ class Pipeline:
             "seconds": seconds,
         }, indent=1), encoding="utf-8")
         return PipelineResult(out_dir=out, report=report, results=results, plots=tuple(plots),
-                              explanations=explanations, metrics=metrics, concepts=concept_results, seconds=seconds)
+                              explanations=explanations, metrics=metrics, concepts=concept_results, seconds=seconds,
+                              explorer=explorer)
 
 
 def _metric_json(result: Any) -> Any:

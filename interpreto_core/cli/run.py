@@ -31,5 +31,7 @@ def run_command(args: argparse.Namespace) -> int:
     if args.check:
         return 0
     result = pipeline.run(args.out)
+    if result.explorer is not None:
+        print(f"interactive view: {terminal(result.explorer)}", file=sys.stderr)
     print(terminal(result.report))
     return 0

@@ -123,3 +123,10 @@ def test_pipeline_from_python(model_folder, tmp_path):
     })
     result = pipeline.run(tmp_path, progress=False)
     assert [e.elements for e in result.explanations["saliency"]] == [("good",), ("bad", "movie")]
+    # the static report links the interactive page, which holds every explanation's exact scores
+    assert result.explorer == tmp_path / "explorer.html"
+    assert 'href="explorer.html"' in result.report.read_text()
+    page = result.explorer.read_text()
+    assert "<script" in page and "movie" in page
+    for e in result.explanations["saliency"]:
+        assert all(f"{v:.4g}" in page or f"{v:.3g}" in page for v in e.scores.ravel())
