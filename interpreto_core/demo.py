@@ -62,7 +62,16 @@ def _background_init() -> None:
     os.environ["OMP_NUM_THREADS"] = "1"
     os.environ["MKL_NUM_THREADS"] = "1"
     os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # finally blocks remove temporary folders
+
+    def on_sigterm(*_: Any) -> None:
+        if _RUNNING:
+            sys.exit(143)  # inside a stage: finally blocks remove its temporary folders
+        os._exit(143)  # idle: nothing to clean up, and no exit handlers to disturb
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
+_RUNNING: list[str] = []  # in the background process: the stage being run, if any
 
 
 def _run_background(stages: Sequence[Stage]) -> tuple[list[str], tuple[str, str, bool, str] | None]:
@@ -71,6 +80,7 @@ def _run_background(stages: Sequence[Stage]) -> tuple[list[str], tuple[str, str,
 
     out = []
     for stage in stages:
+        _RUNNING.append(stage.name)
         try:
             out.append(stage.fn(*stage.args))
         except Exception as exc:  # noqa: BLE001 -- carried back to the parent, which raises it
@@ -80,6 +90,8 @@ def _run_background(stages: Sequence[Stage]) -> tuple[list[str], tuple[str, str,
                 isinstance(exc, InterpretoError),
                 traceback.format_exc(),
             )
+        finally:
+            _RUNNING.clear()
     return out, None
 
 
@@ -114,10 +126,12 @@ def run_stages(
             if not stage.background:
                 results[i] = stage.fn(*stage.args)
         back_results, failure = pending.get()
-        pool.close()
-    finally:
-        pool.terminate()
+    except BaseException:
+        pool.terminate()  # SIGTERM: a running background stage cleans up and exits
         pool.join()
+        raise
+    pool.close()  # the background process is idle: let it exit on its own
+    pool.join()
     if failure is not None:
         name, error, user_error, tb = failure
         msg = f"the demo's {name!r} section (run in the background) failed: {error}"

@@ -87,7 +87,7 @@ def _listing(root):
     return sorted(p.name for p in root.iterdir() if not p.name.endswith(".lock"))
 
 
-def test_parallel_equals_serial_and_runs_in_one_background_process(fake, tmp_path):
+def test_parallel_equals_serial_and_runs_in_one_background_process(fake, tmp_path, capfd):
     stages = [
         Stage("a", fake.square, (3,)),
         Stage("b", fake.build, (tmp_path / "cache", "model"), background=True),
@@ -101,6 +101,8 @@ def test_parallel_equals_serial_and_runs_in_one_background_process(fake, tmp_pat
     pids = run_stages([Stage("here", fake.where), Stage("there", fake.where, background=True)], parallel=True)
     (here_pid, _), (there_pid, there_threads) = (p.split() for p in pids)
     assert here_pid == str(os.getpid()) and there_pid != here_pid and there_threads == "1"
+    err = capfd.readouterr().err
+    assert "SystemExit" not in err and "Traceback" not in err  # the idle background process exits quietly
 
 
 def test_background_user_error_is_reported_and_leaves_no_half_written_cache(fake, tmp_path):
