@@ -44,6 +44,8 @@ _LAZY = {
     "Simulatability": "._simulatability",
     "concept_deletion": "._simulatability",
     "ConceptDeletion": "._simulatability",
+    "concept_simulatability_lm": "._simulatability",
+    "LMSimulatability": "._simulatability",
 }
 
 __all__ = sorted(_LAZY)

@@ -37,7 +37,14 @@ from .._blocks import hidden_of, with_hidden
 from .._errors import InputError
 from ._split import SplitModel
 
-__all__ = ["ConceptDeletion", "Simulatability", "concept_deletion", "concept_simulatability"]
+__all__ = [
+    "ConceptDeletion",
+    "LMSimulatability",
+    "Simulatability",
+    "concept_deletion",
+    "concept_simulatability",
+    "concept_simulatability_lm",
+]
 
 SIMULATORS = ("logistic", "centroid")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -657,4 +664,221 @@ def concept_deletion(
         seconds=time.process_time() - start,
         train_index=tuple(train),
         heldout_index=tuple(held),
+    )
+
+
+# -- an LLM as the simulator (ConSim proper) ---------------------------------------------------------
+@attrs.frozen(kw_only=True, eq=False)
+class LMSimulatability:
+    """A causal LM simulating the model from prompts, per condition (``none``, ``concepts``, ``random``).
+
+    ``conditions[name]``: ``accuracy`` (its most likely option equals the model's output),
+    ``logprob`` (mean log-probability it gives the model's output, normalised over the options) and
+    ``auc`` (two outputs only: of the option margin). ``gain = concepts - none`` and ``over_random =
+    concepts - random``, in accuracy.
+    """
+
+    conditions: dict[str, dict[str, float | None]]
+    majority: float
+    n_shots: int
+    n_heldout: int
+    options: tuple[str, ...]
+    top_k: int
+    seconds: float
+    prompt: str = attrs.field(repr=False)
+    heldout_index: tuple[int, ...] = attrs.field(repr=False)
+    shot_index: tuple[int, ...] = attrs.field(repr=False)
+
+    @property
+    def gain(self) -> float:
+        return float(self.conditions["concepts"]["accuracy"] or 0) - float(self.conditions["none"]["accuracy"] or 0)
+
+    @property
+    def over_random(self) -> float:
+        return float(self.conditions["concepts"]["accuracy"] or 0) - float(self.conditions["random"]["accuracy"] or 0)
+
+    def to_json(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in attrs.fields(type(self))}
+        for key in ("options", "heldout_index", "shot_index"):
+            out[key] = list(out[key])
+        return out | {"gain": self.gain, "over_random": self.over_random}
+
+    def to_markdown(self) -> str:
+        lines = [
+            f"LM simulator: {self.n_shots} shots, {self.n_heldout} held-out texts, top {self.top_k} concepts "
+            f"shown; majority output {self.majority:.3f}",
+            "",
+            "| prompt shows | accuracy | log-prob of the output | AUC |",
+            "|---|---|---|---|",
+        ]
+        for name, c in self.conditions.items():
+            auc = "" if c.get("auc") is None else f"{c['auc']:.3f}"
+            lines.append(f"| {_CONDITIONS[name]} | {c['accuracy']:.3f} | {c['logprob']:.3f} | {auc} |")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_markdown()
+
+    def _repr_html_(self) -> str:
+        from .._safe_text import html_text as e
+
+        rows = "".join(
+            f"<tr><td>{e(_CONDITIONS[name])}</td><td>{e(format(c['accuracy'], '.3f'))}</td>"
+            f"<td>{e(format(c['logprob'], '.3f'))}</td>"
+            f"<td>{'' if c.get('auc') is None else e(format(c['auc'], '.3f'))}</td></tr>"
+            for name, c in self.conditions.items()
+        )
+        return (
+            f'<table class="itp-table"><caption>LM simulator: {e(self.n_shots)} shots, {e(self.n_heldout)} '
+            f"held-out texts; majority {e(format(self.majority, '.3f'))}</caption><tr><th>prompt shows</th>"
+            f"<th>accuracy</th><th>log-prob of the output</th><th>AUC</th></tr>{rows}</table>"
+        )
+
+
+_CONDITIONS = {
+    "none": "the texts only",
+    "concepts": "the texts and their concepts",
+    "random": "the texts and random concepts",
+}
+
+
+def _auc(scores: np.ndarray, labels: np.ndarray) -> float | None:
+    pos, neg = scores[labels], scores[~labels]
+    if not len(pos) or not len(neg):
+        return None
+    return float(((pos[:, None] > neg[None]).sum() + 0.5 * (pos[:, None] == neg[None]).sum()) / (len(pos) * len(neg)))
+
+
+def _default_simulator() -> tuple[Any, Any]:
+    from .. import zoo
+
+    if zoo.read_metadata(zoo.cache_root() / zoo.SMOLLM2_RECIPE["name"]) is None:
+        raise InputError(
+            "no simulator given and the local SmolLM2 is not prepared: pass simulator_model= and "
+            "simulator_tokenizer=, or prepare it once with `python -c 'import interpreto_core.zoo as z; "
+            "z.causal_lm()'`"
+        )
+    return zoo.causal_lm(progress=False)
+
+
+def concept_simulatability_lm(
+    split: SplitModel,
+    learner: Any,
+    texts: Sequence[str],
+    *,
+    interpretations: Sequence[Any],
+    eval_texts: Sequence[str] | None = None,
+    heldout: float = 0.5,
+    simulator_model: Any = None,
+    simulator_tokenizer: Any = None,
+    n_shots: int = 8,
+    max_heldout: int = 60,
+    top_k: int = 3,
+    n_words: int = 4,
+    task: str | None = None,
+    hygiene: Any = None,
+    seed: int = 0,
+) -> LMSimulatability:
+    """ConSim with a causal LM as the simulator (default: the local SmolLM2-135M-Instruct, offline).
+
+    The prompt shows ``n_shots`` explanation texts (balanced over the model's outputs) with the
+    classifier's output, then one held-out text; the simulator's answer is read from one forward
+    pass over the options (the log-probability of each class label's first token after
+    ``Output:``), with the few-shot prefix cached — no generation. Three prompts: the texts only;
+    each text with its ``top_k`` concepts (by pooled code, as :class:`ConceptModel`), each named
+    by its top ``n_words`` words from ``interpretations``; the same with ``top_k`` random concepts.
+    Classifiers only (the options are its class labels, whose first tokens must differ).
+    """
+    import copy
+
+    start = time.process_time()
+    _check_common(split, learner, "mean", None)
+    if split.kind != "classifier":
+        raise InputError(
+            "concept_simulatability_lm simulates a classifier (its class labels are the options); "
+            "use concept_simulatability for a causal LM"
+        )
+    if n_shots < 2 or max_heldout < 1 or top_k < 1:
+        raise InputError(f"n_shots must be >= 2, max_heldout and top_k >= 1 (got {n_shots}, {max_heldout}, {top_k})")
+    n_concepts = int(learner.dictionary.shape[0])
+    words = [
+        [str(p[0] if isinstance(p, tuple | list) else p) for p in list(getattr(item, "words", item))]
+        for item in interpretations
+    ]
+    names = [", ".join(w[:n_words]) for w in words]
+    if len(names) != n_concepts:
+        raise InputError(f"interpretations must describe every concept ({n_concepts}), got {len(names)}")
+    everything, train, held = _split_texts(texts, eval_texts, heldout, seed)
+    held = held[:max_heldout]
+    if simulator_model is None or simulator_tokenizer is None:
+        simulator_model, simulator_tokenizer = _default_simulator()
+    from ._trace import ConceptModel
+
+    bottleneck = ConceptModel(split, learner, pooling="mean", hygiene=hygiene)
+    wanted = train + held
+    codes = np.zeros((len(everything), n_concepts))
+    predicted = np.zeros(len(everything), dtype=np.int64)
+    with split.adapter.evaluating(), torch.no_grad():
+        for begin in range(0, len(wanted), 32):
+            batch = wanted[begin : begin + 32]
+            inputs = split.inputs([split.adapter.encode(everything[i]).input_ids for i in batch])
+            mask = inputs["attention_mask"]
+            codes[batch] = bottleneck(input_ids=inputs["input_ids"], attention_mask=mask).logits.double().cpu().numpy()
+            predicted[batch] = _output_logits(split, split.model(**inputs), mask).argmax(-1).cpu().numpy()
+    labels = list(split.adapter.class_labels())
+    tok = simulator_tokenizer
+    first = [tok(" " + label, add_special_tokens=False).input_ids[0] for label in labels]
+    if len(set(first)) != len(first):
+        raise InputError(
+            f"the class labels {labels} share a first token for the simulator: rename them (config.id2label)"
+        )
+    rng = np.random.default_rng(seed)
+    by_output = {c: [i for i in train if predicted[i] == c] for c in range(len(labels))}
+    shots: list[int] = []
+    while len(shots) < n_shots and any(by_output.values()):
+        for c in range(len(labels)):
+            if by_output[c] and len(shots) < n_shots:
+                shots.append(by_output[c].pop(0))
+    random_sets = {i: rng.choice(n_concepts, size=min(top_k, n_concepts), replace=False) for i in shots + held}
+
+    def block(i: int, condition: str) -> str:
+        line = f"Text: {everything[i]}\n"
+        if condition != "none":
+            chosen = np.argsort(-codes[i])[:top_k] if condition == "concepts" else random_sets[i]
+            line += "Concepts detected: " + "; ".join(f"({names[c]})" for c in chosen) + "\n"
+        return line + "Output:"
+
+    intro = (task or f"A classifier reads texts and outputs one of: {', '.join(labels)}.") + "\n\n"
+    y_held = predicted[held]
+    conditions: dict[str, dict[str, float | None]] = {}
+    prompt = ""
+    with torch.no_grad():
+        for condition in _CONDITIONS:
+            prefix = intro + "\n\n".join(f"{block(i, condition)} {labels[predicted[i]]}" for i in shots) + "\n\n"
+            prompt = prompt or prefix
+            ids = tok(prefix, return_tensors="pt", add_special_tokens=False).input_ids
+            cache = simulator_model(input_ids=ids, use_cache=True).past_key_values
+            scores = []
+            for i in held:
+                tail = tok(block(i, condition), return_tensors="pt", add_special_tokens=False).input_ids
+                out = simulator_model(input_ids=tail, past_key_values=copy.deepcopy(cache), use_cache=True)
+                scores.append(out.logits[0, -1].float()[first].log_softmax(-1).cpu().numpy())
+            s = np.stack(scores)
+            conditions[condition] = {
+                "accuracy": float((s.argmax(1) == y_held).mean()),
+                "logprob": float(s[np.arange(len(held)), y_held].mean()),
+                "auc": _auc(s[:, 1] - s[:, 0], y_held == 1) if len(labels) == 2 else None,
+            }
+    values, counts = np.unique(predicted[train], return_counts=True)
+    return LMSimulatability(
+        conditions=conditions,
+        majority=float((y_held == values[counts.argmax()]).mean()),
+        n_shots=len(shots),
+        n_heldout=len(held),
+        options=tuple(labels),
+        top_k=top_k,
+        seconds=time.process_time() - start,
+        prompt=prompt,
+        heldout_index=tuple(held),
+        shot_index=tuple(shots),
     )

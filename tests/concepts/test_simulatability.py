@@ -222,3 +222,51 @@ def test_bad_input_gets_a_one_line_error(setting, call, message):
     with pytest.raises(InputError, match=message) as info:
         call(split, _Directions(basis[:3]), texts[:20])
     assert "\n" not in str(info.value)
+
+
+def test_lm_simulator_prompt_and_cached_scores(classifier, tokenizer):
+    import copy
+
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from interpreto_core.concepts import concept_simulatability_lm
+
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=2, n_positions=1024)
+    causal_lm = GPT2LMHeadModel(config).eval()  # a tiny simulator with room for a few-shot prompt
+
+    model = copy.deepcopy(classifier)  # the shared fixture is left as it is
+    model.config.id2label = {0: "red", 1: "green", 2: "blue"}
+    model.config.label2id = {v: k for k, v in model.config.id2label.items()}
+    texts = _texts(40, seed=3)
+    split = SplitModel(model, tokenizer, split_points=0)
+    pca = make_learner("pca", n_concepts=4).fit(split.collect(texts[:20], progress=False))
+    words = [["cat", "dog"], ["sun"], ["sea", "fish"], ["king"]]
+    kwargs = dict(interpretations=words, simulator_model=causal_lm, simulator_tokenizer=tokenizer, n_shots=4)
+    res = concept_simulatability_lm(split, pca, texts[:20], eval_texts=texts[20:], max_heldout=6, **kwargs)
+    assert res.n_heldout == 6 and res.heldout_index == tuple(range(20, 26)) and all(i < 20 for i in res.shot_index)
+    assert all(texts[i] not in res.prompt for i in res.heldout_index)
+    assert all(texts[i] in res.prompt for i in res.shot_index) and "Concepts detected" not in res.prompt
+    # the cached few-shot prefix gives the scores of a full-prompt forward
+    enc = tokenizer(texts[20:26], return_tensors="pt", padding=True)
+    with torch.no_grad():
+        y = model(**enc).logits.argmax(-1).tolist()
+    first = [tokenizer(" " + w, add_special_tokens=False).input_ids[0] for w in ("red", "green", "blue")]
+    logprobs, hits = [], []
+    with torch.no_grad():
+        for t, yi in zip(texts[20:26], y, strict=True):
+            ids = tokenizer(res.prompt + f"Text: {t}\nOutput:", return_tensors="pt", add_special_tokens=False).input_ids
+            lp = causal_lm(input_ids=ids).logits[0, -1][first].log_softmax(-1)
+            logprobs.append(float(lp[yi]))
+            hits.append(int(lp.argmax()) == yi)
+    assert res.conditions["none"]["logprob"] == pytest.approx(np.mean(logprobs), abs=1e-4)
+    assert res.conditions["none"]["accuracy"] == pytest.approx(np.mean(hits))
+    assert set(res.conditions) == {"none", "concepts", "random"} and res.conditions["none"]["auc"] is None
+    again = concept_simulatability_lm(split, pca, texts[:20], eval_texts=texts[20:], max_heldout=6, **kwargs)
+    assert again.conditions == res.conditions  # deterministic
+    assert "<table" in res._repr_html_() and "random concepts" in str(res)
+    split_bad = SplitModel(classifier, tokenizer, split_points=0)  # LABEL_0, LABEL_1 ... share a first token
+    with pytest.raises(InputError, match="share a first token"):
+        concept_simulatability_lm(split_bad, pca, texts[:20], eval_texts=texts[20:], max_heldout=2, **kwargs)
+    with pytest.raises(InputError, match="every concept"):
+        concept_simulatability_lm(split, pca, texts[:20], **(kwargs | {"interpretations": words[:2]}))
