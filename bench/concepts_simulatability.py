@@ -147,11 +147,16 @@ def main() -> None:
     ap.add_argument("--n-heldout", type=int, default=400)
     ap.add_argument("--learners", nargs="+", default=["nmf", "pca", "topk_sae"])
     ap.add_argument("--llm", action="store_true", help="also measure SmolLM2-135M as the simulator")
+    ap.add_argument(
+        "--lm-library",
+        action="store_true",
+        help="only NMF and concept_simulatability_lm (the library's LM simulator); to ..._lm.json",
+    )
     ap.add_argument("--llm-texts", type=int, default=60)
     ap.add_argument("--llm-shots", type=int, default=8)
     ap.add_argument("--out", default=None, help="default bench/results/concepts_simulatability[_layerN].json")
     args = ap.parse_args()
-    suffix = "" if args.layer == -1 else f"_layer{args.layer}"
+    suffix = ("" if args.layer == -1 else f"_layer{args.layer}") + ("_lm" if args.lm_library else "")
     args.out = args.out or f"bench/results/concepts_simulatability{suffix}.json"
 
     import numpy as np
@@ -188,6 +193,31 @@ def main() -> None:
         "collect_cpu_seconds": round(collect_seconds, 1),
         "learners": {},
     }
+    if args.lm_library:
+        from interpreto_core.concepts import concept_simulatability_lm
+
+        cpu = time.process_time()
+        nmf = make_learner("nmf", n_concepts=args.n_concepts, signed="shift").fit(acts, progress=False)
+        fit_seconds = time.process_time() - cpu
+        words = interpret_concepts(nmf, activations=acts, k=4, aggregate="mean", min_count=3)
+        lm = concept_simulatability_lm(
+            split,
+            nmf,
+            explain,
+            eval_texts=held,
+            interpretations=words,
+            n_shots=args.llm_shots,
+            max_heldout=args.llm_texts,
+            task="A sentiment classifier reads movie reviews and outputs positive or negative.",
+        )
+        results["nmf_fit_cpu_seconds"] = round(fit_seconds, 1)
+        results["concept_names"] = [", ".join(w for w, _ in f.words[:4]) for f in words]
+        results["lm_simulator"] = lm.to_json()
+        results["lm_simulator"].pop("heldout_index")
+        print(lm, f"\n({lm.seconds:.1f} s CPU with the SmolLM2 load)", flush=True)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
+        return
     fitted = {}
     for name in args.learners:
         cpu = time.process_time()
