@@ -141,3 +141,24 @@ def test_foreground_failure_stops_the_background_and_its_build_is_cleaned(fake, 
 def test_serial_run_raises_directly(fake):
     with pytest.raises(ValueError, match="a bug"):
         run_stages([Stage("boom", fake.crash, background=True)], parallel=False)
+
+
+def test_run_demo_serial_with_a_tiny_classifier(monkeypatch, tmp_path, classifier, tokenizer, capfd):
+    """The demo's plumbing on a tiny model (no fine-tuning, no download): one section, one report."""
+    from interpreto_core import zoo
+    from interpreto_core.demo import run_demo
+
+    calls = []
+
+    def fake_classifier(**kw):
+        calls.append(kw)
+        return classifier, tokenizer
+
+    monkeypatch.setattr(zoo, "sentiment_classifier", fake_classifier)
+    report = run_demo(tmp_path / "out", methods=("occlusion",), n_texts=2, generation=False, concepts=False)
+    html = report.read_text(encoding="utf-8")
+    assert report.name == "report.html" and "Sentiment (MiniLM fine-tuned on SST-2)" in html
+    assert (tmp_path / "out" / "deletion_curves.png").stat().st_size > 0
+    assert len(calls) == 1 and callable(calls[0]["progress"])  # progress as log lines, not a bar
+    err = capfd.readouterr().err
+    assert "occlusion: " in err and "done in" in err
