@@ -16,9 +16,14 @@ the log-probability of " positive" vs " negative" after "Output:" — one forwar
 over the cached few-shot prefix (no generation). Conditions: no concepts, the NMF concepts present,
 random concepts, the concepts without the review.
 
-Process CPU time, one torch thread. Results: bench/results/concepts_simulatability.json.
+``--lm-library`` runs the library's ``concept_simulatability_lm`` instead (NMF only; the prompts
+texts only / with their concepts / with random concepts), to ``..._lm.json``.
+
+Process CPU time, one torch thread. Results: bench/results/concepts_simulatability[_layerN][_lm].json.
 
     OMP_NUM_THREADS=1 nice -n 10 python bench/concepts_simulatability.py --llm
+    OMP_NUM_THREADS=1 nice -n 10 python bench/concepts_simulatability.py --layer 2
+    OMP_NUM_THREADS=1 nice -n 10 python bench/concepts_simulatability.py --lm-library
 """
 
 from __future__ import annotations
