@@ -20,6 +20,11 @@ layer lets a linear reader do: a ceiling for a linear dictionary), and — with 
 in the bottleneck, ``h' = h - decode(z) + decode(z with z_S = 0)``, and the drop of the model's score
 for its own prediction (and how often the prediction flips) is compared with removing ``k`` random
 concepts. Both tests read texts the explanation was not computed on.
+
+:func:`concept_simulatability_lm` is ConSim proper: a causal LM (default the local
+SmolLM2-135M-Instruct) reads a few-shot prompt of explanation texts with the classifier's outputs —
+alone, with each text's top concepts named by their words, or with random concepts — and its
+answer on each held-out text is the class label with the highest next-token log-probability.
 """
 
 from __future__ import annotations
