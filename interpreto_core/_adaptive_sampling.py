@@ -117,7 +117,8 @@ def run_adaptive_sampling(part: Any, aggregator: Any, engine: Engine, items: lis
             exact = bool(current.info.get("exact", False))
             if rse <= tol or n >= cap or exact or not grew:
                 gens[i].close()
-                done[i] = (scores, {"n_samples": n, "evaluations": len(current.masks), "rounds": n_rounds[i],
+                done[i] = (scores, {**dict(current.info.get("extras", {})),  # the part's own, e.g. the estimator
+                                    "n_samples": n, "evaluations": len(current.masks), "rounds": n_rounds[i],
                                     "standard_error": se.tolist(), "relative_standard_error": rse,
                                     "converged": bool(rse <= tol), "exact": exact})
             else:

@@ -140,3 +140,4 @@ def test_explainer_records_the_estimator_and_keeps_the_classic_one(classifier, t
     assert np.sum(new.scores[0]) == pytest.approx(np.sum(old.scores[0]), abs=1e-5)
     auto = Explainer(classifier, tokenizer, method="kernel_shap", n_samples="auto", max_samples=256).explain(text)[0]
     assert auto.extras["n_samples"] <= 256 and np.isfinite(auto.extras["relative_standard_error"])
+    assert auto.extras["estimator"] in ("cubic", "kernel")  # the plan's extras survive the adaptive loop
