@@ -94,6 +94,8 @@ class Simulatability:
     heldout_index: tuple[int, ...] = attrs.field(repr=False)
     outputs: tuple[int, ...] = attrs.field(repr=False)
     simulated: tuple[int, ...] = attrs.field(repr=False)
+    #: the pooled concept codes the simulator read, one row per text (``texts`` then ``eval_texts``)
+    codes: np.ndarray | None = attrs.field(repr=False, default=None)
 
     @property
     def gain(self) -> float:
@@ -125,7 +127,7 @@ class Simulatability:
         return rows
 
     def to_json(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in attrs.fields(type(self))}
+        out = {f.name: getattr(self, f.name) for f in attrs.fields(type(self)) if f.name != "codes"}
         for key in ("train_index", "heldout_index", "outputs", "simulated"):
             out[key] = list(out[key])
         return out | {"gain": self.gain, "over_random": self.over_random}
@@ -552,6 +554,7 @@ def concept_simulatability(
         heldout_index=tuple(held),
         outputs=tuple(int(v) for v in y[te]),
         simulated=tuple(int(v) for v in simulated),
+        codes=codes,
     )
 
 

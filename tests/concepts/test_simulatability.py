@@ -270,3 +270,19 @@ def test_lm_simulator_prompt_and_cached_scores(classifier, tokenizer):
         concept_simulatability_lm(split_bad, pca, texts[:20], eval_texts=texts[20:], max_heldout=2, **kwargs)
     with pytest.raises(InputError, match="every concept"):
         concept_simulatability_lm(split, pca, texts[:20], **(kwargs | {"interpretations": words[:2]}))
+
+
+def test_codes_follow_the_learners_hygiene_as_concept_model(classifier, tokenizer):
+    from interpreto_core.concepts import ConceptModel
+
+    texts = _texts(30, seed=4)
+    split = SplitModel(classifier, tokenizer, split_points=0)
+    acts = split.collect(texts, progress=False, standardize=True, exclude_positions=(0,))
+    pca = make_learner("pca", n_concepts=5).fit(acts)
+    res = concept_simulatability(split, pca, texts, n_random=2)
+    raw = concept_simulatability(split, pca, texts, n_random=2, hygiene=False)
+    enc = tokenizer(texts, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        reference = ConceptModel(split, pca)(**enc).logits.double().numpy()
+    np.testing.assert_allclose(res.codes, reference, atol=1e-4)
+    assert np.abs(raw.codes - reference).max() > 1e-2  # raw hidden states at every token: other codes
