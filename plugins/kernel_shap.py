@@ -298,7 +298,22 @@ class ShapleyCoalitions:
         )
 
     def rounds(self, n_elements: int, *, rng: np.random.Generator) -> Generator[PerturbationPlan, int, None]:
-        """``n_samples="auto"``: cumulative plans of at least the rows asked (``send``), pairs added at the end."""
+        """``n_samples="auto"``: cumulative plans of at least the rows asked (``send``), pairs added at the end;
+        each records the estimator its fit uses (``info["extras"]["estimator"]``)."""
+        inner = self._rounds(n_elements, rng=rng)
+        try:
+            plan = next(inner)
+            while True:
+                exact = bool(plan.info.get("exact", False))
+                cubic = n_elements > 1 and _uses_cubic(self.estimator, n_elements, len(plan.masks), exact)
+                plan.info["extras"] = {"estimator": "cubic" if cubic else "kernel"}
+                plan = inner.send((yield plan))
+        except StopIteration:
+            return
+        finally:
+            inner.close()
+
+    def _rounds(self, n_elements: int, *, rng: np.random.Generator) -> Generator[PerturbationPlan, int, None]:
         m = n_elements
         cap = int(self.max_samples or 0)
         ends = np.vstack([np.ones(m), np.zeros(m)])
