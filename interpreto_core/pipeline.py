@@ -330,12 +330,12 @@ class Pipeline:
         sections = []
         explorer = None
         if explanations:
-            # the static report (readable anywhere, no script) links the interactive page: methods and
+            # the static report (readable anywhere, no script, no link) names the interactive page: methods and
             # targets switched per input, exact scores on hover
             explorer = out / "explorer.html"
             explorer.write_text(interactive_html(explanations, title=self.title), encoding="utf-8")
             sections.append('<p class="itp-meta">Interactive view (switch methods and targets, exact scores on '
-                            'hover): <a href="explorer.html">explorer.html</a></p>')
+                            "hover): explorer.html, next to this report</p>")
             page = report_html(explanations, metrics={k: v for k, v in metrics.items() if v} or None,
                                plots=[p.read_bytes() for p in plots], title=self.title)
             sections.append(page_body(page))

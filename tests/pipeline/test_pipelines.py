@@ -125,7 +125,7 @@ def test_pipeline_from_python(model_folder, tmp_path):
     assert [e.elements for e in result.explanations["saliency"]] == [("good",), ("bad", "movie")]
     # the static report links the interactive page, which holds every explanation's exact scores
     assert result.explorer == tmp_path / "explorer.html"
-    assert 'href="explorer.html"' in result.report.read_text()
+    assert "explorer.html, next to this report" in result.report.read_text()
     page = result.explorer.read_text()
     assert "<script" in page and "movie" in page
     for e in result.explanations["saliency"]:

@@ -39,6 +39,10 @@ def test_the_report_of_a_hostile_pipeline_file_is_inert(hostile_report):
     checker = check_page(page)
     assert checker.title.startswith(SCRIPT) and "\\x1b]0;pwned\\x07" in checker.title  # text; controls shown
     assert "Pipeline: " in page and "x&quot;&gt;&lt;img src=x" in page  # the file name, escaped
+    # the interactive page written beside it: its own script only, every hostile string as text
+    explorer = (hostile_report.parent / "explorer.html").read_text(encoding="utf-8")
+    check_page(explorer)
+    assert "<img" not in explorer and "&lt;img src=x onerror=" in explorer
 
 
 def test_interpreto_run_prints_no_control_characters(hostile_model_dir, tmp_path, capsys):
@@ -80,3 +84,5 @@ def test_chromium_runs_no_script_from_a_hostile_pipeline_report(hostile_report, 
     assert "<title>&lt;script&gt;document.title='pwned'" in dom  # the page's own title, as text
     assert "<img" not in dom and "<script" not in dom  # the injected elements are text, not elements
     assert "&lt;img src=x onerror=" in dom  # and they are shown
+    dom = _dump_dom(tmp_path, hostile_report.parent / "explorer.html")  # the interactive page runs its script only
+    assert "<title>pwned" not in dom and 'data-pwned="1"' not in dom and "<img" not in dom
