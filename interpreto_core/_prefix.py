@@ -20,8 +20,8 @@ import torch
 
 __all__ = ["MIN_SHARED_PREFIX", "PASS_COST_TOKENS", "prefix_cached_logits", "prefix_groups"]
 
-#: below this many shared tokens, or for a single row, rows are run whole
-MIN_SHARED_PREFIX = 8
+#: below this many shared tokens (none), or for a single row, rows are run whole
+MIN_SHARED_PREFIX = 1
 #: the fixed cost of one more pass (a prefix chunk and a group's rows), in token-equivalents;
 #: one pass of SmolLM2-135M on a CPU thread reads all its weights: ~0.13 s, ~30 tokens of compute (x2 margin)
 PASS_COST_TOKENS = 64
