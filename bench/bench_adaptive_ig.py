@@ -8,6 +8,7 @@ Every configuration runs with ``completeness_delta=True`` (2 forward rows per te
 fixed runs; the auto runs need f(x), f(b) anyway).
 
     python bench/bench_adaptive_ig.py                      # 50 sentences
+    python bench/bench_adaptive_ig.py --start 50 --n 100 --only "auto, warped|auto, trapezoid"   # held out
     python bench/bench_adaptive_ig.py --n 100 --json bench/results/adaptive_ig.json --markdown table.md
 """
 
@@ -26,8 +27,12 @@ CONFIGS = [
                                                 "quadrature": "gauss_legendre"}),
     ("auto, Clenshaw-Curtis (9/17/33/65/129, nested)", {"n_steps": "auto", "tolerance": 1e-2,
                                                        "quadrature": "clenshaw_curtis"}),
-    ("auto, trapezoid (9/17/33/65/129, nested; the auto default)", {"n_steps": "auto", "tolerance": 1e-2}),
-    ("auto 1e-3, trapezoid", {"n_steps": "auto", "tolerance": 1e-3}),
+    ("auto, warped trapezoid (8/16/32/64/128, nodes (k/n)^2, nested; the auto default)",
+     {"n_steps": "auto", "tolerance": 1e-2}),
+    ("auto, trapezoid (9/17/33/65/129, nested; the former auto default)",
+     {"n_steps": "auto", "tolerance": 1e-2, "quadrature": "riemann_trapezoid"}),
+    ("auto 1e-3, warped trapezoid", {"n_steps": "auto", "tolerance": 1e-3}),
+    ("auto 1e-3, trapezoid", {"n_steps": "auto", "tolerance": 1e-3, "quadrature": "riemann_trapezoid"}),
     ("auto 1e-3, Clenshaw-Curtis", {"n_steps": "auto", "tolerance": 1e-3, "quadrature": "clenshaw_curtis"}),
     ("fixed 16, Gauss-Legendre", {"n_steps": 16}),
     ("fixed 32, Gauss-Legendre", {"n_steps": 32}),
@@ -50,6 +55,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=50, help="SST-2 dev sentences (the first n)")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--start", type=int, default=0, help="skip the first sentences (a held-out set)")
+    ap.add_argument("--only", default=None, help="run the configurations whose name contains one of these (|)")
     ap.add_argument("--markdown", default=None)
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -58,10 +65,12 @@ def main() -> None:
     from interpreto_core import zoo
 
     model, tok = zoo.sentiment_classifier(progress=False)
-    texts = [t for t, _ in zoo.load_sst2(split="dev")[: args.n]]
+    texts = [t for t, _ in zoo.load_sst2(split="dev")[args.start : args.start + args.n]]
     itp.Explainer(model, tok, method="integrated_gradients", n_steps=4).explain(texts[:2])  # warm-up
     rows = []
     for name, params in CONFIGS:
+        if args.only and not any(part in name for part in args.only.split("|")):
+            continue
         ex = itp.Explainer(model, tok, method="integrated_gradients", completeness_delta=True,
                            batch_size=args.batch_size, **params)
         t0 = time.process_time()

@@ -1,14 +1,15 @@
 """Integrated Gradients (Sundararajan et al., 2017).
 
 IG_i = (x_i - b_i) * integral_0^1 dF(b + a (x - b)) / dx_i da, the integral taken by quadrature
-(Riemann left/right/middle, trapezoid, or Gauss-Legendre, as captum; or Clenshaw-Curtis). Completeness:
-sum_i IG_i = F(x) - F(b) up to the quadrature error (``completeness_delta=True`` reports it).
+(Riemann left/right/middle, trapezoid, or Gauss-Legendre, as captum; or Clenshaw-Curtis, or the
+warped trapezoid: nodes (k/n)^2). Completeness: sum_i IG_i = F(x) - F(b) up to the quadrature
+error (``completeness_delta=True`` reports it).
 
 ``n_steps="auto"`` refines the rule per input (orders 8, 16, 32 ... up to ``max_steps``; 9, 17,
 33 ... for the rules with both end points) until the relative completeness error
 max_t |sum_i IG_ti - (F_t(x) - F_t(b))| / max_t |F_t(x) - F_t(b)| is at most ``tolerance``;
-points shared by two orders (nested rules: trapezoid, Riemann left, Clenshaw-Curtis) are
-evaluated once. The loop is run by the engine (``interpreto_core._adaptive``).
+points shared by two orders (nested rules: trapezoid, warped trapezoid, Riemann left,
+Clenshaw-Curtis) are evaluated once. The loop is run by the engine (``interpreto_core._adaptive``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from interpreto_core.plugin import AttributionRecipe, GradientPlan, InputError, 
 from interpreto_plugins._checks import count, number
 
 QUADRATURES = ("gauss_legendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid",
-               "clenshaw_curtis")
+               "clenshaw_curtis", "warped_trapezoid")
 #: rules whose nodes include both end points: their nested orders are 2^k + 1
 WITH_ENDS = ("riemann_trapezoid", "clenshaw_curtis")
 AUTO_START = 8
@@ -36,12 +37,28 @@ def quadrature_rule(n_steps: int, method: str) -> tuple[np.ndarray, np.ndarray]:
         w = np.full(n_steps, 1.0 / (n_steps - 1))
         w[[0, -1]] *= 0.5
         return np.linspace(0, 1, n_steps), w
+    if method == "warped_trapezoid":
+        return _warped_trapezoid(n_steps)
     if method == "clenshaw_curtis":
         if n_steps < 2:
             raise InputError("the Clenshaw-Curtis rule needs n_steps >= 2")
         return _clenshaw_curtis(n_steps - 1)
     offset = {"riemann_left": 0.0, "riemann_right": 1.0, "riemann_middle": 0.5}[method]
     return (np.arange(n_steps) + offset) / n_steps, np.full(n_steps, 1.0 / n_steps)
+
+
+def _warped_trapezoid(n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """The trapezoid rule in t after the change of variables a = t^2 (da = 2t dt), on n_steps
+    intervals: nodes (k / n)^2, k = 1..n, weights 2 t_k w_k (the node at the baseline, t = 0, has
+    weight 0 and is not evaluated). The nodes cluster near the baseline, where a transformer's
+    gradients change fastest (a LayerNorm is scale invariant: its input's scale matters most near 0);
+    nested (the nodes of n are among those of 2n). Measured: the fewest rows for n_steps="auto"."""
+    if n_steps < 1:
+        raise InputError("the warped trapezoid rule needs n_steps >= 1")
+    t = np.arange(1, n_steps + 1) / n_steps
+    w = np.full(n_steps, 1.0 / n_steps)
+    w[-1] *= 0.5
+    return t**2, 2.0 * t * w
 
 
 def _clenshaw_curtis(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -75,16 +92,16 @@ class StraightLinePath:
     """Points b + a_k (x - b) at the quadrature nodes a_k; multipliers x - b.
 
     ``quadrature``: the rule; ``auto`` (default): Gauss-Legendre (as captum) for a fixed
-    ``n_steps``, the trapezoid (nested) for ``n_steps="auto"``. ``n_steps``: the rule's order, or
-    ``"auto"``: refined per input until the relative completeness error is at most ``tolerance``
+    ``n_steps``, the warped trapezoid (nested, nodes (k/n)^2) for ``n_steps="auto"``. ``n_steps``:
+    the rule's order, or ``"auto"``: refined per input until the relative completeness error is at most ``tolerance``
     (default 1e-2) or ``max_steps`` (default 128; intervals for the rules with both end points,
     129 nodes) is reached.
     """
 
     def __init__(self, n_steps: int | str = 50, quadrature: str = "auto", tolerance: float = 1e-2,
                  max_steps: int = 128) -> None:
-        if quadrature == "auto":  # measured: the nested trapezoid needs about half the rows (docs/benchmarks.md)
-            quadrature = "riemann_trapezoid" if n_steps == "auto" else "gauss_legendre"
+        if quadrature == "auto":  # measured: the warped trapezoid needs the fewest rows (docs/benchmarks.md)
+            quadrature = "warped_trapezoid" if n_steps == "auto" else "gauss_legendre"
         if quadrature not in QUADRATURES:
             raise InputError(f"unknown quadrature {quadrature!r}; choose 'auto' or one of {', '.join(QUADRATURES)}")
         self.quadrature = quadrature
