@@ -29,10 +29,12 @@ def t5(tokenizer):
     return T5ForConditionalGeneration(config).eval()
 
 
-def _run(model, tokenizer, method, text, target, *, cut: bool, **params):
+def _run(model, tokenizer, method, text, target, *, cut: bool, reuse_prefix: bool = True, **params):
     ex = interpreto_core.Explainer(model, tokenizer, method=method, granularity="token", **params)
     if not cut:  # the same task, its rows carrying the whole input
         ex.task.row_length = lambda item, targets: item.length
+    if not reuse_prefix:  # every row run whole: forward tokens are the rows' own
+        ex.task.reuses_prefix = False
     expl = ex.explain(text, targets=target)[0]
     return expl, ex
 
@@ -90,10 +92,14 @@ def test_both_gradient_layouts_give_the_same_scores(request, tokenizer, monkeypa
 
 
 def test_occlusion_rows_stop_at_the_last_target(causal_lm, tokenizer):
-    expl, ex = _run(causal_lm, tokenizer, "occlusion", PROMPT, CONTINUATION, cut=True)
+    expl, ex = _run(causal_lm, tokenizer, "occlusion", PROMPT, CONTINUATION, cut=True, reuse_prefix=False)
     item = expl.to_item()
     # the last continuation token is a target, never an input any target can see
     assert ex.forward_tokens == ex.forward_rows * (item.length - 1)
+    # with the prefix cache (the default) rows also skip the prefix they share with the input
+    cached, ex_cached = _run(causal_lm, tokenizer, "occlusion", PROMPT, CONTINUATION, cut=True)
+    np.testing.assert_allclose(cached.scores, expl.scores, rtol=1e-4, atol=1e-5)
+    assert ex_cached.forward_tokens < ex.forward_tokens
 
 
 @pytest.mark.parametrize("bad", [0, 10_000, 2.5])
