@@ -295,12 +295,7 @@ def finetune_classifier(
     ):
         for epoch in range(epochs):
             for batch in length_bucketed_batches([len(e) for e in enc], batch_size=batch_size, seed=seed + epoch):
-                width = max(len(enc[i]) for i in batch)
-                ids = torch.full((len(batch), width), pad, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for j, i in enumerate(batch):
-                    ids[j, : len(enc[i])] = torch.tensor(enc[i])
-                    mask[j, : len(enc[i])] = 1
+                ids, mask = _padded(enc, batch, pad)
                 out = model(input_ids=ids, attention_mask=mask, labels=labels[batch])
                 out.loss.backward()
                 torch.nn.utils.clip_grad_norm_(trainable, grad_clip)
@@ -321,6 +316,20 @@ def finetune_classifier(
     return losses
 
 
+def _padded(enc: list[list[int]], batch: list[int], pad: int) -> tuple[Any, Any]:
+    """Token ids ``(B, W)`` of the texts ``batch`` (indices into ``enc``) padded on the right with
+    ``pad`` to the longest, and their attention mask."""
+    import torch
+
+    width = max(len(enc[i]) for i in batch)
+    ids = torch.full((len(batch), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for j, i in enumerate(batch):
+        ids[j, : len(enc[i])] = torch.tensor(enc[i])
+        mask[j, : len(enc[i])] = 1
+    return ids, mask
+
+
 def accuracy(
     model: Any, tokenizer: Any, data: list[tuple[str, int]], *, batch_size: int = 64, max_length: int = 128
 ) -> float:
@@ -337,12 +346,7 @@ def accuracy(
     with _threads(1), torch.inference_mode():
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
-            width = max(len(enc[i]) for i in batch)
-            ids = torch.full((len(batch), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for j, i in enumerate(batch):
-                ids[j, : len(enc[i])] = torch.tensor(enc[i])
-                mask[j, : len(enc[i])] = 1
+            ids, mask = _padded(enc, batch, pad)
             pred = model(input_ids=ids, attention_mask=mask).logits.argmax(-1)
             correct += int((pred == torch.tensor([data[i][1] for i in batch])).sum())
     return correct / len(data)
