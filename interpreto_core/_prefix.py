@@ -151,11 +151,6 @@ def prefix_cached_logits(adapter: Any, batch: Any, position: torch.Tensor) -> to
         shared = prefix[rows].cpu()
         order = torch.argsort(shared, stable=True)
         groups = prefix_groups(shared[order].tolist(), length) if n >= 2 else [(0, n, 0)]
-        if all(k == 0 for _, _, k in groups):
-            sel = rows
-            parts.append((sel, adapter.logits_at(position[sel], inputs_embeds=emb[sel, :length],
-                                                 attention_mask=mask[sel, :length], use_cache=False)))
-            continue
         # the row sharing the most tokens holds the unperturbed prefix up to every group's k
         top = rows[order[-1]]
         first_k = torch.full((n,), 0, dtype=torch.long)
@@ -167,8 +162,8 @@ def prefix_cached_logits(adapter: Any, batch: Any, position: torch.Tensor) -> to
         for first, end, k in groups:
             sel = rows[order[first:end]]
             pos = position[sel]
-            cache = head.at(k) if k > 0 else None
-            if cache is None:
+            cache = head.at(k) if k > 0 else None  # the prefix runs only once a group needs it
+            if cache is None:  # no shared prefix, or no reusable cache: the rows run whole
                 parts.append((sel, adapter.logits_at(pos, inputs_embeds=emb[sel, :length],
                                                      attention_mask=mask[sel, :length], use_cache=False)))
                 continue
